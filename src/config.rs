@@ -1,0 +1,319 @@
+//! The node's configuration: one TOML file. Every setting has a documented default
+//! (see `docs/configuration.md`); unknown fields are refused so typos are caught.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Errors loading the configuration. Messages name the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// Path of the file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or a field is wrong; toml's message names the field and line.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// Path of the file.
+        path: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A value parsed but is not acceptable.
+    #[error("invalid config file {path}: field `{field}`: {message}")]
+    Invalid {
+        /// Path of the file.
+        path: String,
+        /// The offending field, dotted.
+        field: &'static str,
+        /// Why it is refused.
+        message: String,
+    },
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Identity of this node.
+    pub node: NodeConfig,
+    /// Where objects are stored.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// The master key holder.
+    pub root_of_trust: RotConfig,
+    /// The REST API listener.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Directory the config file lives in; relative paths are resolved against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[node]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Human name of the node (letters, digits, `_`, `.`, `-`).
+    pub name: String,
+    /// Site the node belongs to. Default `default`.
+    #[serde(default = "default_site")]
+    pub site: String,
+    /// Directory for the node's files (database, CA bundle, sealed key file). Default `data`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (relative to data_dir) or `postgres://...`. Default `sqlite://clavis.db`.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+    /// Connection pool size. Default 8 (SQLite serializes writers anyway).
+    #[serde(default = "default_pool_size")]
+    pub max_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: default_store_url(),
+            max_connections: default_pool_size(),
+        }
+    }
+}
+
+/// `[root_of_trust]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RotConfig {
+    /// An HSM through PKCS#11.
+    Pkcs11(Pkcs11Config),
+    /// Passphrase-sealed file; quick start and development only.
+    Software(SoftwareRotConfig),
+}
+
+/// `[root_of_trust]` with `kind = "pkcs11"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// Path of an HSM profile TOML (relative to the config file), e.g. `hsm-profiles/softhsm2.toml`.
+    pub profile: PathBuf,
+    /// Overrides the profile's module path.
+    pub module: Option<PathBuf>,
+    /// Label of the token holding the master key.
+    pub token_label: String,
+    /// The user PIN. Prefer `pin_env`.
+    pub pin: Option<String>,
+    /// Name of an environment variable holding the user PIN. Default `CLAVIS_HSM_PIN`.
+    #[serde(default = "default_pin_env")]
+    pub pin_env: String,
+    /// Overrides the profile's session pool size.
+    pub session_pool_size: Option<usize>,
+}
+
+/// `[root_of_trust]` with `kind = "software"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftwareRotConfig {
+    /// The sealed master key file (relative to data_dir). Default `master-key.sealed`.
+    #[serde(default = "default_sealed_file")]
+    pub sealed_file: PathBuf,
+    /// Environment variable holding the passphrase. Default `CLAVIS_ROT_PASSPHRASE`.
+    #[serde(default = "default_passphrase_env")]
+    pub passphrase_env: String,
+    /// A file holding the passphrase (relative to data_dir), used when the variable is unset.
+    /// `clavisd init` creates it with a random passphrase if it does not exist.
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Listen address. Default `127.0.0.1:8443`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// DNS names and IP addresses put in the node certificate. Default `["localhost", "127.0.0.1"]`.
+    #[serde(default = "default_tls_names")]
+    pub tls_names: Vec<String>,
+    /// Largest accepted request body in bytes. Default 65536.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: default_listen(),
+            tls_names: default_tls_names(),
+            max_body_bytes: default_max_body(),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `clavis=debug`. Default `info`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// `text` or `json`. Default `text`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_log_level(),
+            format: default_log_format(),
+        }
+    }
+}
+
+fn default_site() -> String {
+    "default".into()
+}
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+fn default_store_url() -> String {
+    "sqlite://clavis.db".into()
+}
+fn default_pool_size() -> u32 {
+    8
+}
+fn default_pin_env() -> String {
+    "CLAVIS_HSM_PIN".into()
+}
+fn default_sealed_file() -> PathBuf {
+    "master-key.sealed".into()
+}
+fn default_passphrase_env() -> String {
+    "CLAVIS_ROT_PASSPHRASE".into()
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+fn default_tls_names() -> Vec<String> {
+    vec!["localhost".into(), "127.0.0.1".into()]
+}
+fn default_max_body() -> usize {
+    65536
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&text, &path.display().to_string(), base_dir)
+    }
+
+    /// Parses config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, base_dir: PathBuf) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        cfg.base_dir = base_dir;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |field, message: &str| ConfigError::Invalid {
+            path: origin.to_owned(),
+            field,
+            message: message.to_owned(),
+        };
+        if !crate::names::is_valid_object_name(&self.node.name) {
+            return Err(invalid("node.name", crate::names::OBJECT_NAME_RULE));
+        }
+        if !crate::names::is_valid_object_name(&self.node.site) {
+            return Err(invalid("node.site", crate::names::OBJECT_NAME_RULE));
+        }
+        let url = &self.store.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+            return Err(invalid(
+                "store.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        if self.store.max_connections == 0 {
+            return Err(invalid("store.max_connections", "must be at least 1"));
+        }
+        if self.api.tls_names.is_empty() {
+            return Err(invalid("api.tls_names", "needs at least one name"));
+        }
+        if self.api.max_body_bytes < 1024 {
+            return Err(invalid("api.max_body_bytes", "must be at least 1024"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(invalid("log.format", "must be `text` or `json`"));
+        }
+        if let RotConfig::Pkcs11(p) = &self.root_of_trust {
+            if p.token_label.is_empty() || p.token_label.len() > 32 {
+                return Err(invalid(
+                    "root_of_trust.token_label",
+                    "must be 1 to 32 bytes (the PKCS#11 label size)",
+                ));
+            }
+            if p.session_pool_size == Some(0) {
+                return Err(invalid("root_of_trust.session_pool_size", "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The data directory, resolved against the config file's directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.base_dir.join(&self.node.data_dir)
+    }
+
+    /// Resolves a path relative to the data directory.
+    pub fn data_path(&self, p: &Path) -> PathBuf {
+        self.data_dir().join(p)
+    }
+
+    /// Resolves a path relative to the config file.
+    pub fn config_path(&self, p: &Path) -> PathBuf {
+        self.base_dir.join(p)
+    }
+
+    /// The store URL with a relative SQLite path resolved against the data directory.
+    pub fn store_url(&self) -> String {
+        let url = &self.store.url;
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            let path = Path::new(rest.split('?').next().unwrap_or(rest));
+            if path.is_relative() {
+                return format!("sqlite://{}", self.data_path(path).display());
+            }
+        }
+        url.clone()
+    }
+}

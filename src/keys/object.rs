@@ -1,0 +1,203 @@
+//! Managed objects: their kinds, algorithms, attributes and identifiers.
+
+use super::State;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// KMIP object types Clavis stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectType {
+    /// A symmetric key.
+    SymmetricKey,
+    /// Secret data (a password, a credential).
+    SecretData,
+    /// The private half of a key pair.
+    PrivateKey,
+    /// The public half of a key pair.
+    PublicKey,
+    /// An X.509 certificate.
+    Certificate,
+    /// Opaque bytes.
+    OpaqueObject,
+}
+
+impl ObjectType {
+    /// Stable name used in storage and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectType::SymmetricKey => "symmetric_key",
+            ObjectType::SecretData => "secret_data",
+            ObjectType::PrivateKey => "private_key",
+            ObjectType::PublicKey => "public_key",
+            ObjectType::Certificate => "certificate",
+            ObjectType::OpaqueObject => "opaque_object",
+        }
+    }
+
+    /// Parses [`ObjectType::as_str`] output.
+    pub fn parse(s: &str) -> Option<ObjectType> {
+        [
+            ObjectType::SymmetricKey,
+            ObjectType::SecretData,
+            ObjectType::PrivateKey,
+            ObjectType::PublicKey,
+            ObjectType::Certificate,
+            ObjectType::OpaqueObject,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// Cryptographic algorithm of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Algorithm {
+    /// AES.
+    Aes,
+}
+
+impl Algorithm {
+    /// Stable name used in storage and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Aes => "AES",
+        }
+    }
+
+    /// Parses an algorithm name, case-insensitively.
+    pub fn parse(s: &str) -> Option<Algorithm> {
+        match s.to_ascii_uppercase().as_str() {
+            "AES" => Some(Algorithm::Aes),
+            _ => None,
+        }
+    }
+
+    /// Key lengths in bits this node generates for the algorithm.
+    pub fn allowed_lengths(self) -> &'static [u32] {
+        match self {
+            Algorithm::Aes => &[128, 256],
+        }
+    }
+}
+
+/// Why an object was revoked (KMIP Revocation Reason Code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// Unspecified.
+    Unspecified,
+    /// The key was compromised.
+    KeyCompromise,
+    /// The issuing CA was compromised.
+    CaCompromise,
+    /// Affiliation changed.
+    AffiliationChanged,
+    /// Replaced by another key.
+    Superseded,
+    /// No longer needed.
+    CessationOfOperation,
+    /// Privilege withdrawn.
+    PrivilegeWithdrawn,
+}
+
+impl RevocationReason {
+    /// True for the reasons that mean compromise.
+    pub fn is_compromise(self) -> bool {
+        matches!(self, RevocationReason::KeyCompromise | RevocationReason::CaCompromise)
+    }
+}
+
+/// Attributes kept beside the material. Dates are Unix seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attributes {
+    /// When the object became Active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_date: Option<i64>,
+    /// When it left Active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivation_date: Option<i64>,
+    /// When its material was destroyed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroy_date: Option<i64>,
+    /// When it was revoked for compromise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromise_date: Option<i64>,
+    /// Why it was revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_reason: Option<RevocationReason>,
+    /// Free-text revocation message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_message: Option<String>,
+    /// Custom attributes (`x-...` in KMIP).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom: BTreeMap<String, String>,
+}
+
+/// A managed object's metadata (everything but the material).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// UUIDv7, made by the node that created the object.
+    pub id: String,
+    /// What kind of object.
+    pub object_type: ObjectType,
+    /// Algorithm, for keys.
+    pub algorithm: Option<Algorithm>,
+    /// Length in bits (keys) or bytes (secret data).
+    pub length: Option<u32>,
+    /// Lifecycle state.
+    pub state: State,
+    /// Optional unique-ish name.
+    pub name: Option<String>,
+    /// Dates, revocation, custom attributes.
+    pub attributes: Attributes,
+    /// Creation time, Unix seconds.
+    pub created_at: i64,
+    /// Last change, Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A new object ID: a UUIDv7, so IDs made concurrently on different nodes never collide
+/// and sort by creation time.
+pub fn new_object_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// True when `s` is a canonical UUID (what [`new_object_id`] makes).
+pub fn is_valid_object_id(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
+}
+
+/// Current time in Unix seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_are_uuid_v7_and_ordered() {
+        let a = new_object_id();
+        let b = new_object_id();
+        assert!(is_valid_object_id(&a));
+        assert_eq!(uuid::Uuid::parse_str(&a).map(|u| u.get_version_num()).ok(), Some(7));
+        assert!(a < b);
+        assert!(!is_valid_object_id("not-a-uuid"));
+        assert!(!is_valid_object_id("../../etc/passwd"));
+    }
+
+    #[test]
+    fn type_names_round_trip() {
+        for t in ["symmetric_key", "secret_data", "private_key", "public_key", "certificate", "opaque_object"] {
+            assert_eq!(ObjectType::parse(t).map(|x| x.as_str()), Some(t));
+        }
+        assert_eq!(Algorithm::parse("aes"), Some(Algorithm::Aes));
+        assert_eq!(Algorithm::parse("DES"), None);
+    }
+}

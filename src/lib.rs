@@ -1,0 +1,18 @@
+//! Clavis: a hardware-backed key manager.
+//!
+//! # Layout
+//! Data flows one way: transports (`admin` REST API, later KMIP and the drive-agent
+//! protocol) call the [`service`] layer with the caller's identity; the service layer
+//! uses the [`store`] (SQLite or PostgreSQL, sees only wrapped keys) and the
+//! [`rot`] root of trust (the HSM holding the master key). Transports never touch the
+//! store or the HSM directly.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod names;
+pub mod rot;
+pub mod secret;
+pub mod hlc;
+pub mod keys;
+pub mod store;

@@ -1,0 +1,1103 @@
+//! PKCS#11 root of trust: the master keys live in an HSM and never leave it.
+//!
+//! # How a key is wrapped
+//! * `aes-key-wrap-pad` (RFC 5649): the plaintext key plus `binding_tag(object_id)` is
+//!   imported as a temporary, extractable session object, wrapped with
+//!   `C_WrapKey` under the master key, and destroyed. Unwrapping does the reverse
+//!   (`C_UnwrapKey` into a temporary session object, read `CKA_VALUE`, destroy) and
+//!   then checks the binding tag in constant time. KWP has no associated data, so
+//!   the tag is what stops a database writer from swapping two rows' blobs.
+//! * `aes-gcm`: `C_Encrypt`/`C_Decrypt` with `CKM_AES_GCM` under the master key,
+//!   the object ID as associated data, for HSMs that cannot wrap with KWP.
+//!
+//! # Sessions
+//! cryptoki's `Session` is `Send` but not `Sync`, and one PKCS#11 session runs one
+//! operation at a time; a pool of R/W sessions (opened after the user login, which
+//! PKCS#11 shares between all sessions of the application) lets concurrent callers
+//! proceed in parallel. A session that reports a session-level failure is closed
+//! and replaced on the next checkout, logging in again if the token forgot the login.
+//!
+//! # Handles
+//! Object handles are valid across all sessions of one application, so master-key
+//! handles are looked up by label once and cached; a handle the token no longer
+//! recognises is evicted from the cache.
+//!
+//! Errors name the PKCS#11 function that failed; none carries the PIN or key bytes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, SessionState, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::profile::{resolve_module_path, HsmProfile, ProfileWrapMechanism};
+use super::{
+    binding_tag, Health, MasterKeyId, RootOfTrust, RotError, RotKind, WrapMechanism, WrappedKey,
+    BINDING_TAG_LEN,
+};
+use crate::config::Pkcs11Config;
+use crate::secret::{ct_eq, KeyMaterial};
+
+/// Label of the audit-checkpoint signing key pair in the token.
+pub const SIGNING_KEY_LABEL: &str = "clavis-audit-signing";
+
+/// DER encoding of the OID of NIST P-256 (prime256v1), the `CKA_EC_PARAMS` value.
+const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+
+/// Length of an uncompressed SEC1 P-256 point.
+const P256_POINT_LEN: usize = 65;
+
+/// Length of an ECDSA P-256 signature as `r || s`.
+const P256_SIGNATURE_LEN: usize = 64;
+
+/// GCM nonce length: 96 bits is the length GCM is designed for.
+const GCM_NONCE_LEN: usize = 12;
+
+/// GCM tag length: the full 128 bits.
+const GCM_TAG_LEN: usize = 16;
+
+/// Master key IDs are stored with a one-byte length in the envelope.
+const MAX_MASTER_KEY_ID_LEN: usize = 255;
+
+/// A root of trust in an HSM reached through a PKCS#11 module.
+pub struct Pkcs11Rot {
+    /// Kept so the module stays loaded for the lifetime of the root of trust.
+    _ctx: Pkcs11,
+    module_path: PathBuf,
+    token_label: String,
+    profile: HsmProfile,
+    pool: SessionPool,
+    /// Handles of master keys already looked up, by ID.
+    master_keys: RwLock<HashMap<MasterKeyId, ObjectHandle>>,
+    /// Handles of the signing key pair and its public point, once known.
+    signing_key: RwLock<Option<SigningKey>>,
+    /// Serializes "look up, then create" of master and signing keys so two callers
+    /// cannot both create an object with the same label.
+    create_lock: Mutex<()>,
+}
+
+#[derive(Clone)]
+struct SigningKey {
+    private: ObjectHandle,
+    public_point: Vec<u8>,
+}
+
+impl Pkcs11Rot {
+    /// Loads the profile and the module, finds the token by label, logs the user
+    /// in and opens the session pool.
+    ///
+    /// `config_dir` is the directory of the configuration file: relative profile
+    /// and module paths are resolved against it. The PIN comes from `cfg.pin`, or
+    /// else from the environment variable named by `cfg.pin_env`.
+    pub fn open(cfg: &Pkcs11Config, config_dir: &Path) -> Result<Pkcs11Rot, RotError> {
+        let profile = HsmProfile::load(&config_dir.join(&cfg.profile))?;
+        if profile.wrap_mechanism == ProfileWrapMechanism::AesKeyWrapKwp {
+            // cryptoki 0.12 builds mechanisms only from the numbers it knows or from
+            // vendor-defined ones (>= 0x80000000); 0x210B is neither, and building a raw
+            // CK_MECHANISM needs unsafe code, which this crate forbids.
+            return Err(RotError::Unsupported(format!(
+                "profile {}: wrap_mechanism = \"aes-key-wrap-kwp\" (CKM_AES_KEY_WRAP_KWP, 0x210B) \
+                 cannot be called through cryptoki 0.12; use \"aes-key-wrap-pad\" if the HSM \
+                 implements RFC 5649 as 0x210A, or \"aes-gcm\"",
+                profile.name
+            )));
+        }
+        let pool_size = cfg.session_pool_size.unwrap_or(profile.session_pool_size);
+        if pool_size == 0 {
+            return Err(RotError::Unsupported(
+                "root_of_trust.session_pool_size must be at least 1".into(),
+            ));
+        }
+        let pin = read_pin(cfg)?;
+        let module_path = match &cfg.module {
+            Some(m) => resolve_module_path(config_dir, m),
+            None => profile.resolve_module()?,
+        };
+        let ctx = Pkcs11::new(&module_path).map_err(|e| RotError::Module {
+            path: module_path.display().to_string(),
+            detail: ck_detail(&e),
+        })?;
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) => {}
+            // Another root of trust (or a test) in this process initialized the module
+            // already; PKCS#11 allows one initialization per process, which both share.
+            Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => return Err(ck_err("C_Initialize", &e)),
+        }
+        let slot = find_token(&ctx, &cfg.token_label)?;
+        if profile.quirks.check_mechanisms {
+            check_mechanism(&ctx, slot, profile.wrap_mechanism)?;
+        }
+        let pool = SessionPool::open(ctx.clone(), slot, pin, pool_size)?;
+        Ok(Pkcs11Rot {
+            _ctx: ctx,
+            module_path,
+            token_label: cfg.token_label.clone(),
+            profile,
+            pool,
+            master_keys: RwLock::new(HashMap::new()),
+            signing_key: RwLock::new(None),
+            create_lock: Mutex::new(()),
+        })
+    }
+
+    /// The profile in use.
+    pub fn profile(&self) -> &HsmProfile {
+        &self.profile
+    }
+
+    /// Path of the loaded PKCS#11 module.
+    pub fn module_path(&self) -> &Path {
+        &self.module_path
+    }
+
+    /// Label of the token holding the master keys.
+    pub fn token_label(&self) -> &str {
+        &self.token_label
+    }
+
+    /// Number of sessions in the pool.
+    pub fn session_pool_size(&self) -> usize {
+        self.pool.size
+    }
+
+    /// The cached handle of master key `id`, looking it up by label on a miss.
+    fn master_key(
+        &self,
+        s: &mut PooledSession<'_>,
+        id: &MasterKeyId,
+    ) -> Result<Option<ObjectHandle>, RotError> {
+        if let Some(h) = read_lock(&self.master_keys).get(id) {
+            return Ok(Some(*h));
+        }
+        let template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Label(id.0.as_bytes().to_vec()),
+        ];
+        let found = s
+            .call(|s| s.find_objects(&template))
+            .map_err(|e| ck_err("C_FindObjects", &e))?;
+        let handle = match found.as_slice() {
+            [] => return Ok(None),
+            [h] => *h,
+            many => {
+                return Err(RotError::Pkcs11 {
+                    function: "C_FindObjects",
+                    detail: format!(
+                        "{} AES keys are labelled {id}; a master key label must be unique",
+                        many.len()
+                    ),
+                })
+            }
+        };
+        // A key someone created by hand might be extractable; using it would defeat
+        // the point of an HSM, so refuse it rather than wrap under it.
+        let attrs = s
+            .call(|s| {
+                s.get_attributes(
+                    handle,
+                    &[AttributeType::Sensitive, AttributeType::Extractable],
+                )
+            })
+            .map_err(|e| ck_err("C_GetAttributeValue", &e))?;
+        let sensitive = attrs
+            .iter()
+            .any(|a| matches!(a, Attribute::Sensitive(true)));
+        let never_leaves = attrs
+            .iter()
+            .any(|a| matches!(a, Attribute::Extractable(false)));
+        if !sensitive || !never_leaves {
+            return Err(RotError::Unsupported(format!(
+                "master key {id} in the token is extractable or not sensitive; refusing to use it"
+            )));
+        }
+        write_lock(&self.master_keys).insert(id.clone(), handle);
+        Ok(Some(handle))
+    }
+
+    fn require_master_key(
+        &self,
+        s: &mut PooledSession<'_>,
+        id: &MasterKeyId,
+    ) -> Result<ObjectHandle, RotError> {
+        self.master_key(s, id)?
+            .ok_or_else(|| RotError::MasterKeyNotFound(id.clone()))
+    }
+
+    /// Drops a cached handle the token no longer recognises, so the next call looks
+    /// the key up again (it may have been deleted, or the token restored).
+    fn forget_stale_handle(&self, id: &MasterKeyId, e: &CkError) {
+        if matches!(
+            rv_of(e),
+            Some(
+                RvError::ObjectHandleInvalid
+                    | RvError::KeyHandleInvalid
+                    | RvError::WrappingKeyHandleInvalid
+                    | RvError::UnwrappingKeyHandleInvalid
+            )
+        ) {
+            write_lock(&self.master_keys).remove(id);
+        }
+    }
+
+    /// Template attributes of a temporary key object.
+    fn temporary_key_template(&self, value: Option<Vec<u8>>) -> SecretTemplate {
+        let mut t = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(!self.profile.quirks.session_objects_for_temporary_keys),
+            Attribute::Private(true),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+        ];
+        if let Some(v) = value {
+            t.push(Attribute::Value(v));
+        }
+        SecretTemplate(t)
+    }
+
+    fn wrap_kwp(
+        &self,
+        s: &mut PooledSession<'_>,
+        master: &MasterKeyId,
+        mk: ObjectHandle,
+        object_id: &str,
+        key: &KeyMaterial,
+    ) -> Result<Vec<u8>, RotError> {
+        let mut value = Vec::with_capacity(key.len() + BINDING_TAG_LEN);
+        value.extend_from_slice(key.expose_secret());
+        value.extend_from_slice(&binding_tag(object_id));
+        let value_len = value.len();
+        // The template owns the plaintext and wipes it on drop, on every path.
+        let template = self.temporary_key_template(Some(value));
+        let temp = s
+            .call(|s| s.create_object(&template.0))
+            .map_err(|e| ck_err("C_CreateObject", &e))?;
+        drop(template);
+        let wrapped = s.call(|s| s.wrap_key(&Mechanism::AesKeyWrapPad, mk, temp));
+        let destroyed = s.call(|s| s.destroy_object(temp));
+        let wrapped = wrapped.map_err(|e| {
+            self.forget_stale_handle(master, &e);
+            ck_err("C_WrapKey", &e)
+        })?;
+        destroyed.map_err(|e| ck_err("C_DestroyObject", &e))?;
+        // RFC 5649 output length is known in advance; a module that returns anything
+        // else implements a different mechanism under this number.
+        let expected = value_len.div_ceil(8) * 8 + 8;
+        if wrapped.len() != expected {
+            return Err(RotError::Pkcs11 {
+                function: "C_WrapKey",
+                detail: format!(
+                    "returned {} bytes where RFC 5649 gives {expected}; the profile's \
+                     wrap_mechanism does not match this HSM",
+                    wrapped.len()
+                ),
+            });
+        }
+        Ok(wrapped)
+    }
+
+    fn unwrap_kwp(
+        &self,
+        s: &mut PooledSession<'_>,
+        wrapped: &WrappedKey,
+        mk: ObjectHandle,
+        object_id: &str,
+    ) -> Result<KeyMaterial, RotError> {
+        let master = &wrapped.master_key_id;
+        let template = self.temporary_key_template(None);
+        let temp = match s.call(|s| {
+            s.unwrap_key(
+                &Mechanism::AesKeyWrapPad,
+                mk,
+                &wrapped.ciphertext,
+                &template.0,
+            )
+        }) {
+            Ok(h) => h,
+            Err(e) if is_integrity_failure(&e) => {
+                return Err(RotError::UnwrapFailed(master.clone()))
+            }
+            Err(e) => {
+                self.forget_stale_handle(master, &e);
+                return Err(ck_err("C_UnwrapKey", &e));
+            }
+        };
+        // Read, then destroy whatever the read gave, so the object never outlives
+        // this call even when the read fails.
+        let read = s.call(|s| s.get_attributes(temp, &[AttributeType::Value]));
+        let destroyed = s.call(|s| s.destroy_object(temp));
+        let mut value = None;
+        for attr in read.map_err(|e| ck_err("C_GetAttributeValue", &e))? {
+            if let Attribute::Value(v) = attr {
+                value = Some(Zeroizing::new(v));
+            }
+        }
+        destroyed.map_err(|e| ck_err("C_DestroyObject", &e))?;
+        let value = value.ok_or_else(|| RotError::Pkcs11 {
+            function: "C_GetAttributeValue",
+            detail: "the unwrapped key's CKA_VALUE is not readable".into(),
+        })?;
+        if value.len() < BINDING_TAG_LEN {
+            return Err(RotError::UnwrapFailed(master.clone()));
+        }
+        let (key, tag) = value.split_at(value.len() - BINDING_TAG_LEN);
+        if !ct_eq(tag, &binding_tag(object_id)) {
+            return Err(RotError::UnwrapFailed(master.clone()));
+        }
+        Ok(KeyMaterial::from_slice(key))
+    }
+
+    fn wrap_gcm(
+        &self,
+        s: &mut PooledSession<'_>,
+        master: &MasterKeyId,
+        mk: ObjectHandle,
+        object_id: &str,
+        key: &KeyMaterial,
+    ) -> Result<Vec<u8>, RotError> {
+        let mut nonce = [0u8; GCM_NONCE_LEN];
+        if !self.profile.quirks.gcm_iv_from_hsm {
+            s.call(|s| s.generate_random_slice(&mut nonce))
+                .map_err(|e| ck_err("C_GenerateRandom", &e))?;
+        }
+        let ct = {
+            let params = GcmParams::new(
+                &mut nonce,
+                object_id.as_bytes(),
+                (GCM_TAG_LEN as u64 * 8).into(),
+            )
+            .map_err(|e| ck_err("C_EncryptInit", &e))?;
+            let mechanism = Mechanism::AesGcm(params);
+            s.call(|s| s.encrypt(&mechanism, mk, key.expose_secret()))
+                .map_err(|e| {
+                    self.forget_stale_handle(master, &e);
+                    ck_err("C_Encrypt", &e)
+                })?
+        };
+        if nonce == [0u8; GCM_NONCE_LEN] {
+            // With gcm_iv_from_hsm the token writes its IV into our buffer; an all-zero
+            // IV means it did not, and reusing a fixed IV would be fatal for GCM.
+            return Err(RotError::Pkcs11 {
+                function: "C_Encrypt",
+                detail: "the GCM IV is all zeros (the HSM did not generate one)".into(),
+            });
+        }
+        if ct.len() != key.len() + GCM_TAG_LEN {
+            return Err(RotError::Pkcs11 {
+                function: "C_Encrypt",
+                detail: format!(
+                    "returned {} bytes for {} bytes of AES-GCM input",
+                    ct.len(),
+                    key.len()
+                ),
+            });
+        }
+        let mut out = Vec::with_capacity(GCM_NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    fn unwrap_gcm(
+        &self,
+        s: &mut PooledSession<'_>,
+        wrapped: &WrappedKey,
+        mk: ObjectHandle,
+        object_id: &str,
+    ) -> Result<KeyMaterial, RotError> {
+        let master = &wrapped.master_key_id;
+        if wrapped.ciphertext.len() < GCM_NONCE_LEN + GCM_TAG_LEN {
+            return Err(RotError::UnwrapFailed(master.clone()));
+        }
+        let (nonce, ct) = wrapped.ciphertext.split_at(GCM_NONCE_LEN);
+        let mut nonce = <[u8; GCM_NONCE_LEN]>::try_from(nonce)
+            .map_err(|_| RotError::UnwrapFailed(master.clone()))?;
+        let params = GcmParams::new(
+            &mut nonce,
+            object_id.as_bytes(),
+            (GCM_TAG_LEN as u64 * 8).into(),
+        )
+        .map_err(|e| ck_err("C_DecryptInit", &e))?;
+        let mechanism = Mechanism::AesGcm(params);
+        match s.call(|s| s.decrypt(&mechanism, mk, ct)) {
+            Ok(plain) => Ok(KeyMaterial::new(plain)),
+            Err(e) if is_integrity_failure(&e) => Err(RotError::UnwrapFailed(master.clone())),
+            Err(e) => {
+                self.forget_stale_handle(master, &e);
+                Err(ck_err("C_Decrypt", &e))
+            }
+        }
+    }
+
+    /// Finds the signing key pair in the token, caching what was found.
+    fn find_signing_key(&self, s: &mut PooledSession<'_>) -> Result<Option<SigningKey>, RotError> {
+        if let Some(k) = read_lock(&self.signing_key).as_ref() {
+            return Ok(Some(k.clone()));
+        }
+        let label = SIGNING_KEY_LABEL.as_bytes().to_vec();
+        let private = s
+            .call(|s| {
+                s.find_objects(&[
+                    Attribute::Class(ObjectClass::PRIVATE_KEY),
+                    Attribute::KeyType(KeyType::EC),
+                    Attribute::Label(label.clone()),
+                ])
+            })
+            .map_err(|e| ck_err("C_FindObjects", &e))?;
+        let public = s
+            .call(|s| {
+                s.find_objects(&[
+                    Attribute::Class(ObjectClass::PUBLIC_KEY),
+                    Attribute::KeyType(KeyType::EC),
+                    Attribute::Label(label.clone()),
+                ])
+            })
+            .map_err(|e| ck_err("C_FindObjects", &e))?;
+        let (private, public) = match (private.as_slice(), public.as_slice()) {
+            ([], []) => return Ok(None),
+            ([private], [public]) => (*private, *public),
+            (pr, pu) => {
+                return Err(RotError::Pkcs11 {
+                    function: "C_FindObjects",
+                    detail: format!(
+                        "expected one EC private and one public key labelled {SIGNING_KEY_LABEL}, \
+                         found {} and {}",
+                        pr.len(),
+                        pu.len()
+                    ),
+                })
+            }
+        };
+        let attrs = s
+            .call(|s| s.get_attributes(public, &[AttributeType::EcPoint]))
+            .map_err(|e| ck_err("C_GetAttributeValue", &e))?;
+        let raw = attrs
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::EcPoint(p) => Some(p),
+                _ => None,
+            })
+            .ok_or_else(|| RotError::Pkcs11 {
+                function: "C_GetAttributeValue",
+                detail: "the signing public key has no CKA_EC_POINT".into(),
+            })?;
+        let key = SigningKey {
+            private,
+            public_point: decode_ec_point(&raw)?,
+        };
+        *write_lock(&self.signing_key) = Some(key.clone());
+        Ok(Some(key))
+    }
+}
+
+impl RootOfTrust for Pkcs11Rot {
+    fn kind(&self) -> RotKind {
+        RotKind::Pkcs11
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "PKCS#11 module {}, token \"{}\", profile {}",
+            self.module_path.display(),
+            self.token_label,
+            self.profile.name
+        )
+    }
+
+    fn generate_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
+        if id.0.is_empty() || id.0.len() > MAX_MASTER_KEY_ID_LEN {
+            return Err(RotError::Unsupported(format!(
+                "master key IDs must be 1 to {MAX_MASTER_KEY_ID_LEN} bytes"
+            )));
+        }
+        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.pool.get()?;
+        if self.master_key(&mut s, id)?.is_some() {
+            return Err(RotError::MasterKeyExists(id.clone()));
+        }
+        let gcm = self.profile.wrap_mechanism == ProfileWrapMechanism::AesGcm;
+        let template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32.into()),
+            Attribute::Label(id.0.as_bytes().to_vec()),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Modifiable(false),
+            // Wrap/unwrap in every mode, so a master key made under an aes-gcm profile
+            // still serves if the profile later moves to key wrapping (CKA_MODIFIABLE is
+            // false: attributes cannot be added later).
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+            // Encrypt/decrypt only where the profile needs them: a KWP master key that
+            // could also decrypt would let anyone with the PIN run raw AES on the token
+            // with it, outside the wrap and unwrap templates.
+            Attribute::Encrypt(gcm),
+            Attribute::Decrypt(gcm),
+            Attribute::Sign(false),
+            Attribute::Verify(false),
+            Attribute::Derive(false),
+        ];
+        let handle = s
+            .call(|s| s.generate_key(&Mechanism::AesKeyGen, &template))
+            .map_err(|e| ck_err("C_GenerateKey", &e))?;
+        write_lock(&self.master_keys).insert(id.clone(), handle);
+        tracing::info!(master_key = %id, token = %self.token_label, "generated master key in the HSM");
+        Ok(())
+    }
+
+    fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError> {
+        let mut s = self.pool.get()?;
+        Ok(self.master_key(&mut s, id)?.is_some())
+    }
+
+    fn wrap(
+        &self,
+        master: &MasterKeyId,
+        object_id: &str,
+        key: &KeyMaterial,
+    ) -> Result<WrappedKey, RotError> {
+        let mut s = self.pool.get()?;
+        let mk = self.require_master_key(&mut s, master)?;
+        let ciphertext = match self.profile.wrap_mechanism {
+            ProfileWrapMechanism::AesGcm => self.wrap_gcm(&mut s, master, mk, object_id, key)?,
+            ProfileWrapMechanism::AesKeyWrapPad | ProfileWrapMechanism::AesKeyWrapKwp => {
+                self.wrap_kwp(&mut s, master, mk, object_id, key)?
+            }
+        };
+        Ok(WrappedKey {
+            master_key_id: master.clone(),
+            mechanism: self.profile.wrap_mechanism.envelope_mechanism(),
+            ciphertext,
+        })
+    }
+
+    fn unwrap(&self, wrapped: &WrappedKey, object_id: &str) -> Result<KeyMaterial, RotError> {
+        let mut s = self.pool.get()?;
+        let mk = self.require_master_key(&mut s, &wrapped.master_key_id)?;
+        // The envelope says how it was made; that, not the current profile, decides,
+        // so blobs stay readable after a profile change (if the HSM supports both).
+        match wrapped.mechanism {
+            WrapMechanism::AesKeyWrapPad => self.unwrap_kwp(&mut s, wrapped, mk, object_id),
+            WrapMechanism::AesGcm => self.unwrap_gcm(&mut s, wrapped, mk, object_id),
+        }
+    }
+
+    fn random(&self, len: usize) -> Result<KeyMaterial, RotError> {
+        if len == 0 {
+            return Ok(KeyMaterial::new(Vec::new()));
+        }
+        let mut s = self.pool.get()?;
+        let mut buf = Zeroizing::new(vec![0u8; len]);
+        s.call(|s| s.generate_random_slice(&mut buf))
+            .map_err(|e| ck_err("C_GenerateRandom", &e))?;
+        Ok(KeyMaterial::from_slice(&buf))
+    }
+
+    fn ensure_signing_key(&self) -> Result<(), RotError> {
+        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.pool.get()?;
+        if self.find_signing_key(&mut s)?.is_some() {
+            return Ok(());
+        }
+        let label = SIGNING_KEY_LABEL.as_bytes().to_vec();
+        let public_template = [
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
+            Attribute::EcParams(P256_PARAMS.to_vec()),
+            Attribute::Label(label.clone()),
+            Attribute::Id(label.clone()),
+        ];
+        let private_template = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Label(label.clone()),
+            Attribute::Id(label),
+        ];
+        s.call(|s| {
+            s.generate_key_pair(
+                &Mechanism::EccKeyPairGen,
+                &public_template,
+                &private_template,
+            )
+        })
+        .map_err(|e| ck_err("C_GenerateKeyPair", &e))?;
+        // Read the pair back through the normal path so the cache and the checks on
+        // the public point are the same as for a key found at startup.
+        match self.find_signing_key(&mut s)? {
+            Some(_) => {
+                tracing::info!(token = %self.token_label, "generated the audit signing key in the HSM");
+                Ok(())
+            }
+            None => Err(RotError::Pkcs11 {
+                function: "C_GenerateKeyPair",
+                detail: "the generated signing key cannot be found by its label".into(),
+            }),
+        }
+    }
+
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, RotError> {
+        let mut s = self.pool.get()?;
+        let key = self
+            .find_signing_key(&mut s)?
+            .ok_or(RotError::NoSigningKey)?;
+        // CKM_ECDSA signs a digest; hashing here avoids depending on CKM_ECDSA_SHA256,
+        // which not every token offers, and keeps large inputs off the HSM link.
+        let digest = Sha256::digest(data);
+        let sig = s
+            .call(|s| s.sign(&Mechanism::Ecdsa, key.private, &digest))
+            .map_err(|e| {
+                if matches!(
+                    rv_of(&e),
+                    Some(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid)
+                ) {
+                    *write_lock(&self.signing_key) = None;
+                }
+                ck_err("C_Sign", &e)
+            })?;
+        if sig.len() != P256_SIGNATURE_LEN {
+            return Err(RotError::Pkcs11 {
+                function: "C_Sign",
+                detail: format!(
+                    "returned a {}-byte signature; expected r || s of 64 bytes",
+                    sig.len()
+                ),
+            });
+        }
+        Ok(sig)
+    }
+
+    fn signing_public_key(&self) -> Result<Vec<u8>, RotError> {
+        let mut s = self.pool.get()?;
+        let key = self
+            .find_signing_key(&mut s)?
+            .ok_or(RotError::NoSigningKey)?;
+        Ok(key.public_point)
+    }
+
+    fn health(&self) -> Health {
+        let probe = self.pool.get().and_then(|mut s| {
+            let mut byte = [0u8; 1];
+            s.call(|s| s.generate_random_slice(&mut byte))
+                .map_err(|e| ck_err("C_GenerateRandom", &e))
+        });
+        match probe {
+            Ok(()) => Health {
+                ok: true,
+                detail: format!(
+                    "C_GenerateRandom answered on token \"{}\" ({})",
+                    self.token_label, self.profile.name
+                ),
+            },
+            Err(e) => Health {
+                ok: false,
+                detail: format!("token \"{}\": {e}", self.token_label),
+            },
+        }
+    }
+}
+
+/// Attributes that may contain a plaintext key; wiped when dropped.
+///
+/// cryptoki's `Attribute` derives `Debug`, so templates are never logged.
+struct SecretTemplate(Vec<Attribute>);
+
+impl Drop for SecretTemplate {
+    fn drop(&mut self) {
+        for attr in &mut self.0 {
+            if let Attribute::Value(v) = attr {
+                v.zeroize();
+            }
+        }
+    }
+}
+
+/// A fixed set of logged-in R/W sessions handed out one caller at a time.
+struct SessionPool {
+    ctx: Pkcs11,
+    slot: Slot,
+    /// Kept to log in again if every session was lost (PKCS#11 forgets the login
+    /// when the application's last session on the token closes).
+    pin: AuthPin,
+    size: usize,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Session>,
+    /// Sessions open, idle or checked out.
+    open: usize,
+}
+
+impl SessionPool {
+    fn open(ctx: Pkcs11, slot: Slot, pin: AuthPin, size: usize) -> Result<SessionPool, RotError> {
+        let pool = SessionPool {
+            ctx,
+            slot,
+            pin,
+            size,
+            state: Mutex::new(PoolState {
+                idle: Vec::with_capacity(size),
+                open: 0,
+            }),
+            returned: Condvar::new(),
+        };
+        // Opening every session now surfaces a bad PIN or a session limit at startup.
+        let mut sessions = Vec::with_capacity(size);
+        for _ in 0..size {
+            sessions.push(pool.new_session()?);
+        }
+        {
+            let mut st = pool.lock();
+            st.open = sessions.len();
+            st.idle = sessions;
+        }
+        Ok(pool)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // The state stays consistent even if a holder panicked: it only moves sessions.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens a session and makes sure the user is logged in on the token.
+    fn new_session(&self) -> Result<Session, RotError> {
+        let session = self
+            .ctx
+            .open_rw_session(self.slot)
+            .map_err(|e| ck_err("C_OpenSession", &e))?;
+        let state = session
+            .get_session_info()
+            .map_err(|e| ck_err("C_GetSessionInfo", &e))?
+            .session_state();
+        if !matches!(state, SessionState::RwUser) {
+            match session.login(UserType::User, Some(&self.pin)) {
+                Ok(()) => {}
+                Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+                Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
+                    return Err(RotError::BadPin)
+                }
+                Err(CkError::Pkcs11(RvError::PinLocked, _)) => return Err(RotError::PinLocked),
+                Err(e) => return Err(ck_err("C_Login", &e)),
+            }
+        }
+        Ok(session)
+    }
+
+    /// Takes a session, waiting for one to be returned if all are in use.
+    fn get(&self) -> Result<PooledSession<'_>, RotError> {
+        let mut st = self.lock();
+        loop {
+            if let Some(session) = st.idle.pop() {
+                return Ok(PooledSession {
+                    pool: self,
+                    session: Some(session),
+                    broken: false,
+                });
+            }
+            if st.open < self.size {
+                // A session was discarded as broken: replace it outside the lock.
+                st.open += 1;
+                drop(st);
+                return match self.new_session() {
+                    Ok(session) => Ok(PooledSession {
+                        pool: self,
+                        session: Some(session),
+                        broken: false,
+                    }),
+                    Err(e) => {
+                        self.lock().open -= 1;
+                        self.returned.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            st = self.returned.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// A session checked out of the pool; goes back on drop unless it broke.
+struct PooledSession<'a> {
+    pool: &'a SessionPool,
+    session: Option<Session>,
+    broken: bool,
+}
+
+impl PooledSession<'_> {
+    /// Runs one cryptoki call, noting failures that make the session unusable.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&Session) -> cryptoki::error::Result<T>,
+    ) -> cryptoki::error::Result<T> {
+        let Some(session) = self.session.as_ref() else {
+            return Err(CkError::Pkcs11(
+                RvError::SessionHandleInvalid,
+                cryptoki::context::Function::OpenSession,
+            ));
+        };
+        let result = f(session);
+        if let Err(e) = &result {
+            if is_session_failure(e) {
+                self.broken = true;
+            }
+        }
+        result
+    }
+}
+
+impl Drop for PooledSession<'_> {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        let mut st = self.pool.lock();
+        if self.broken {
+            st.open -= 1;
+            drop(st);
+            // Closing may fail too (the handle is gone); cryptoki logs that.
+            drop(session);
+        } else {
+            st.idle.push(session);
+            drop(st);
+        }
+        self.pool.returned.notify_one();
+    }
+}
+
+/// Errors after which a session should not be reused.
+fn is_session_failure(e: &CkError) -> bool {
+    matches!(
+        rv_of(e),
+        Some(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::DeviceError
+                | RvError::DeviceRemoved
+                | RvError::TokenNotPresent
+                | RvError::UserNotLoggedIn
+                | RvError::OperationActive
+                | RvError::GeneralError
+        )
+    )
+}
+
+/// Errors of `C_UnwrapKey`/`C_Decrypt` that mean "this blob does not open under
+/// this key for this object", as opposed to the HSM or session being unusable.
+///
+/// Tokens differ in how they report a failed integrity check: SoftHSM2 answers
+/// `CKR_GENERAL_ERROR` for a KWP integrity failure, others use
+/// `CKR_WRAPPED_KEY_INVALID`, `CKR_ENCRYPTED_DATA_INVALID` or `CKR_FUNCTION_FAILED`.
+fn is_integrity_failure(e: &CkError) -> bool {
+    matches!(
+        rv_of(e),
+        Some(
+            RvError::WrappedKeyInvalid
+                | RvError::WrappedKeyLenRange
+                | RvError::EncryptedDataInvalid
+                | RvError::EncryptedDataLenRange
+                | RvError::DataInvalid
+                | RvError::DataLenRange
+                | RvError::FunctionFailed
+                | RvError::GeneralError
+        )
+    )
+}
+
+fn rv_of(e: &CkError) -> Option<RvError> {
+    match e {
+        CkError::Pkcs11(rv, _) => Some(*rv),
+        _ => None,
+    }
+}
+
+/// A short description of a cryptoki error: the CKR name for PKCS#11 return
+/// values (cryptoki's own text for them is a paragraph of the specification).
+fn ck_detail(e: &CkError) -> String {
+    match e {
+        CkError::Pkcs11(rv, _) => format!("CKR {rv:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn ck_err(function: &'static str, e: &CkError) -> RotError {
+    RotError::Pkcs11 {
+        function,
+        detail: ck_detail(e),
+    }
+}
+
+fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The user PIN from the config, or else from the environment variable it names.
+fn read_pin(cfg: &Pkcs11Config) -> Result<AuthPin, RotError> {
+    if let Some(pin) = &cfg.pin {
+        if !pin.is_empty() {
+            return Ok(AuthPin::from(pin.as_str()));
+        }
+    }
+    match std::env::var(&cfg.pin_env) {
+        Ok(pin) if !pin.is_empty() => Ok(AuthPin::from(pin)),
+        _ => Err(RotError::Unsupported(format!(
+            "no HSM user PIN: set root_of_trust.pin, or put the PIN in the environment \
+             variable {} (root_of_trust.pin_env)",
+            cfg.pin_env
+        ))),
+    }
+}
+
+/// The slot whose token has `label`.
+fn find_token(ctx: &Pkcs11, label: &str) -> Result<Slot, RotError> {
+    let slots = ctx
+        .get_slots_with_token()
+        .map_err(|e| ck_err("C_GetSlotList", &e))?;
+    let mut found = Vec::new();
+    for slot in slots {
+        let info = ctx
+            .get_token_info(slot)
+            .map_err(|e| ck_err("C_GetTokenInfo", &e))?;
+        // Labels are blank-padded to 32 bytes in CK_TOKEN_INFO.
+        if info.label().trim_end() == label {
+            if info.user_pin_locked() {
+                return Err(RotError::PinLocked);
+            }
+            found.push(slot);
+        }
+    }
+    match found.as_slice() {
+        [] => Err(RotError::TokenNotFound(label.to_owned())),
+        [slot] => Ok(*slot),
+        many => Err(RotError::Pkcs11 {
+            function: "C_GetTokenInfo",
+            detail: format!(
+                "{} tokens are labelled \"{label}\"; token labels must be unique",
+                many.len()
+            ),
+        }),
+    }
+}
+
+/// Fails unless the token offers the profile's mechanism for what Clavis does with it.
+fn check_mechanism(ctx: &Pkcs11, slot: Slot, m: ProfileWrapMechanism) -> Result<(), RotError> {
+    let (ty, wrap) = match m {
+        ProfileWrapMechanism::AesKeyWrapPad => (MechanismType::AES_KEY_WRAP_PAD, true),
+        ProfileWrapMechanism::AesGcm => (MechanismType::AES_GCM, false),
+        ProfileWrapMechanism::AesKeyWrapKwp => return Ok(()),
+    };
+    let unsupported = || {
+        RotError::Unsupported(format!(
+            "the token does not offer {m} (mechanism 0x{:X}) for {}; choose another \
+             wrap_mechanism in the HSM profile",
+            m.pkcs11_mechanism(),
+            if wrap {
+                "wrap/unwrap"
+            } else {
+                "encrypt/decrypt"
+            }
+        ))
+    };
+    let info = match ctx.get_mechanism_info(slot, ty) {
+        Ok(info) => info,
+        Err(CkError::Pkcs11(RvError::MechanismInvalid, _)) => return Err(unsupported()),
+        Err(e) => return Err(ck_err("C_GetMechanismInfo", &e)),
+    };
+    let ok = if wrap {
+        info.wrap() && info.unwrap()
+    } else {
+        info.encrypt() && info.decrypt()
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(unsupported())
+    }
+}
+
+/// The uncompressed SEC1 point from `CKA_EC_POINT`, which PKCS#11 specifies as a
+/// DER OCTET STRING around the point (SoftHSM2 does that) but some tokens return raw.
+fn decode_ec_point(raw: &[u8]) -> Result<Vec<u8>, RotError> {
+    let bad = |what: &str| RotError::Pkcs11 {
+        function: "C_GetAttributeValue",
+        detail: format!("CKA_EC_POINT of the signing key is {what}"),
+    };
+    let point = if raw.len() == P256_POINT_LEN && raw[0] == 0x04 {
+        raw
+    } else {
+        match raw {
+            [0x04, len, rest @ ..] if usize::from(*len) == rest.len() && *len < 0x80 => rest,
+            [0x04, 0x81, len, rest @ ..] if usize::from(*len) == rest.len() => rest,
+            _ => return Err(bad("neither a DER OCTET STRING nor a raw point")),
+        }
+    };
+    if point.len() != P256_POINT_LEN || point[0] != 0x04 {
+        return Err(bad("not an uncompressed P-256 point"));
+    }
+    Ok(point.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ec_points_decode_from_der_and_raw() {
+        let mut point = vec![0x04];
+        point.extend_from_slice(&[7u8; 64]);
+        let mut der = vec![0x04, 0x41];
+        der.extend_from_slice(&point);
+        assert_eq!(decode_ec_point(&der).unwrap(), point);
+        assert_eq!(decode_ec_point(&point).unwrap(), point);
+        let mut long = vec![0x04, 0x81, 0x41];
+        long.extend_from_slice(&point);
+        assert_eq!(decode_ec_point(&long).unwrap(), point);
+        assert!(decode_ec_point(&der[..60]).is_err());
+        let mut compressed = vec![0x04, 0x21, 0x02];
+        compressed.extend_from_slice(&[7u8; 32]);
+        assert!(decode_ec_point(&compressed).is_err());
+    }
+
+    #[test]
+    fn missing_pin_names_the_variable() {
+        let cfg = Pkcs11Config {
+            profile: "p.toml".into(),
+            module: None,
+            token_label: "t".into(),
+            pin: None,
+            pin_env: "CLAVIS_TEST_NO_SUCH_PIN_VARIABLE".into(),
+            session_pool_size: None,
+        };
+        match read_pin(&cfg) {
+            Err(e) => assert!(e.to_string().contains("CLAVIS_TEST_NO_SUCH_PIN_VARIABLE")),
+            Ok(_) => panic!("a PIN appeared from nowhere"),
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Persistence: one schema on SQLite (embedded default, WAL) and PostgreSQL.
+//!
+//! The store only ever sees wrapped keys. Every mutation goes through a [`WriteTx`],
+//! whose mutating methods also append the matching row to the change log in the same
+//! transaction: a change without its log row cannot be written.
+//!
+//! Queries are runtime-checked through sqlx's `Any` driver, so the same code runs on
+//! both backends; the test suite runs every store test on both.
+
+mod changelog;
+mod credentials;
+mod objects;
+
+pub use changelog::{Change, ChangeOp};
+pub use credentials::{Credential, MasterKeyRecord, NodeRecord};
+pub use objects::{ListFilter, StoredObject};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// SQLite file, WAL mode.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Store failures. Messages never include key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row could not be decoded.
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The row changed between read and write (another writer won); retry.
+    #[error("concurrent modification of {0}")]
+    Conflict(String),
+    /// The store has not been initialized (`clavisd init`).
+    #[error("the database is not initialized; run `clavisd init` first")]
+    NotInitialized,
+    /// The store was initialized already.
+    #[error("the database is already initialized (replica {0})")]
+    AlreadyInitialized(String),
+    /// The URL is not usable.
+    #[error("invalid store URL: {0}")]
+    Url(String),
+}
+
+/// A connection pool to the node's database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite allows one writer; queueing writers here instead of in SQLite's busy
+    /// handler keeps latency fair and avoids SQLITE_BUSY on lock upgrades.
+    write_gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+}
+
+static DRIVERS: std::sync::Once = std::sync::Once::new();
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`), creating a SQLite file
+    /// if it does not exist, and runs pending migrations.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Url("must start with sqlite:// or postgres://".into()));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let opts = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // FULL: a commit is on disk before the request is acknowledged.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        let store = Store {
+            pool,
+            backend,
+            write_gate: (backend == Backend::Sqlite)
+                .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Creates the replica identity; fails if the database already has one.
+    pub async fn init_replica(&self, replica_id: &str, now: i64) -> Result<(), StoreError> {
+        if let Some(existing) = self.replica_id_opt().await? {
+            return Err(StoreError::AlreadyInitialized(existing));
+        }
+        sqlx::query("INSERT INTO replica_meta (singleton, replica_id, last_seq, created_at) VALUES (1, $1, 0, $2)")
+            .bind(replica_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// This database's replica ID, or `None` before `init`.
+    pub async fn replica_id_opt(&self) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT replica_id FROM replica_meta WHERE singleton = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// This database's replica ID.
+    pub async fn replica_id(&self) -> Result<String, StoreError> {
+        self.replica_id_opt().await?.ok_or(StoreError::NotInitialized)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so it can never fail later on a lock upgrade.
+    pub async fn begin_write(&self, node_id: &str) -> Result<WriteTx, StoreError> {
+        let gate = match &self.write_gate {
+            Some(g) => Some(g.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            node_id: node_id.to_owned(),
+            replica_id: None,
+            _gate: gate,
+        })
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// An open write transaction. Dropping it without [`WriteTx::commit`] rolls back.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    node_id: String,
+    replica_id: Option<String>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits; when this returns `Ok`, the change is durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}

@@ -1,0 +1,200 @@
+//! Managed objects: metadata columns, attributes as JSON, material only wrapped.
+
+use super::{ChangeOp, Store, StoreError, WriteTx};
+use crate::keys::{Algorithm, Attributes, ObjectMeta, ObjectType, State};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A managed object as stored: metadata plus the wrapped material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Everything but the material.
+    pub meta: ObjectMeta,
+    /// The wrapped-key envelope (`rot::WrappedKey::to_bytes`); `None` once destroyed.
+    pub wrapped: Option<Vec<u8>>,
+    /// The master key that wrapped `wrapped`, kept as a column so rotation can find
+    /// every object still under an old master key.
+    pub master_key_id: Option<String>,
+    /// HLC of the last change.
+    pub hlc: i64,
+    /// Node that made the last change.
+    pub origin_node: String,
+}
+
+/// What the change log carries for an object: its full new state.
+#[derive(serde::Serialize)]
+struct ObjectPayload<'a> {
+    meta: &'a ObjectMeta,
+    wrapped: Option<String>,
+    master_key_id: Option<&'a str>,
+    hlc: i64,
+    origin_node: &'a str,
+}
+
+/// Filters for listing objects. All set fields must match.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this state.
+    pub state: Option<State>,
+    /// Only this type.
+    pub object_type: Option<ObjectType>,
+    /// Only this exact name.
+    pub name: Option<String>,
+    /// At most this many (default 100).
+    pub limit: Option<i64>,
+    /// Skip this many first (ordered by ID, i.e. creation time).
+    pub offset: Option<i64>,
+}
+
+const COLUMNS: &str = "id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node";
+
+fn corrupt(detail: String) -> StoreError {
+    StoreError::Corrupt {
+        table: "objects",
+        detail,
+    }
+}
+
+fn decode_row(r: &AnyRow) -> Result<StoredObject, StoreError> {
+    let id: String = r.try_get("id")?;
+    let object_type: String = r.try_get("object_type")?;
+    let algorithm: Option<String> = r.try_get("algorithm")?;
+    let length: Option<i64> = r.try_get("length")?;
+    let state: String = r.try_get("state")?;
+    let attributes: String = r.try_get("attributes")?;
+    let meta = ObjectMeta {
+        object_type: ObjectType::parse(&object_type)
+            .ok_or_else(|| corrupt(format!("{id}: unknown object type {object_type:?}")))?,
+        algorithm: match algorithm {
+            None => None,
+            Some(a) => Some(Algorithm::parse(&a).ok_or_else(|| corrupt(format!("{id}: unknown algorithm {a:?}")))?),
+        },
+        length: length.and_then(|l| u32::try_from(l).ok()),
+        state: State::parse(&state).ok_or_else(|| corrupt(format!("{id}: unknown state {state:?}")))?,
+        name: r.try_get("name")?,
+        attributes: serde_json::from_str::<Attributes>(&attributes)
+            .map_err(|e| corrupt(format!("{id}: attributes: {e}")))?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        id,
+    };
+    Ok(StoredObject {
+        meta,
+        wrapped: r.try_get("wrapped")?,
+        master_key_id: r.try_get("master_key_id")?,
+        hlc: r.try_get("hlc")?,
+        origin_node: r.try_get("origin_node")?,
+    })
+}
+
+fn payload(obj: &StoredObject) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(&ObjectPayload {
+        meta: &obj.meta,
+        wrapped: obj.wrapped.as_ref().map(|w| B64.encode(w)),
+        master_key_id: obj.master_key_id.as_deref(),
+        hlc: obj.hlc,
+        origin_node: &obj.origin_node,
+    })
+    .map_err(|e| corrupt(format!("{}: cannot encode change: {e}", obj.meta.id)))
+}
+
+fn attributes_json(obj: &StoredObject) -> Result<String, StoreError> {
+    serde_json::to_string(&obj.meta.attributes).map_err(|e| corrupt(format!("{}: attributes: {e}", obj.meta.id)))
+}
+
+impl WriteTx {
+    /// Inserts a new object and logs it.
+    pub async fn insert_object(&mut self, obj: &StoredObject) -> Result<i64, StoreError> {
+        let attrs = attributes_json(obj)?;
+        sqlx::query(
+            "INSERT INTO objects (id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(obj.meta.id.clone())
+        .bind(obj.meta.object_type.as_str())
+        .bind(obj.meta.algorithm.map(|a| a.as_str()))
+        .bind(obj.meta.length.map(i64::from))
+        .bind(obj.meta.state.as_str())
+        .bind(obj.meta.name.clone())
+        .bind(attrs)
+        .bind(obj.wrapped.clone())
+        .bind(obj.master_key_id.clone())
+        .bind(obj.meta.created_at)
+        .bind(obj.meta.updated_at)
+        .bind(obj.hlc)
+        .bind(obj.origin_node.clone())
+        .execute(self.conn())
+        .await?;
+        let payload = payload(obj)?;
+        self.log_change(obj.hlc, "object", &obj.meta.id, ChangeOp::Upsert, &payload, obj.meta.updated_at)
+            .await
+    }
+
+    /// Replaces an object's mutable fields if it still has HLC `expected_hlc`
+    /// (optimistic concurrency: otherwise [`StoreError::Conflict`]), and logs it.
+    pub async fn update_object(&mut self, obj: &StoredObject, expected_hlc: i64) -> Result<i64, StoreError> {
+        let attrs = attributes_json(obj)?;
+        let done = sqlx::query(
+            "UPDATE objects SET state = $1, name = $2, attributes = $3, wrapped = $4, master_key_id = $5, \
+             updated_at = $6, hlc = $7, origin_node = $8 WHERE id = $9 AND hlc = $10",
+        )
+        .bind(obj.meta.state.as_str())
+        .bind(obj.meta.name.clone())
+        .bind(attrs)
+        .bind(obj.wrapped.clone())
+        .bind(obj.master_key_id.clone())
+        .bind(obj.meta.updated_at)
+        .bind(obj.hlc)
+        .bind(obj.origin_node.clone())
+        .bind(obj.meta.id.clone())
+        .bind(expected_hlc)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(obj.meta.id.clone()));
+        }
+        let payload = payload(obj)?;
+        self.log_change(obj.hlc, "object", &obj.meta.id, ChangeOp::Upsert, &payload, obj.meta.updated_at)
+            .await
+    }
+}
+
+impl Store {
+    /// One object by ID.
+    pub async fn get_object(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM objects WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(decode_row).transpose()
+    }
+
+    /// Objects matching `filter`, oldest first.
+    pub async fn list_objects(&self, filter: &ListFilter) -> Result<Vec<StoredObject>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM objects \
+             WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR object_type = $2) AND ($3 IS NULL OR name = $3) \
+             ORDER BY id LIMIT $4 OFFSET $5"
+        )))
+        .bind(filter.state.map(|s| s.as_str()))
+        .bind(filter.object_type.map(|t| t.as_str()))
+        .bind(filter.name.clone())
+        .bind(filter.limit.unwrap_or(100))
+        .bind(filter.offset.unwrap_or(0))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    /// Number of objects in each state.
+    pub async fn count_by_state(&self) -> Result<Vec<(State, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM objects GROUP BY state ORDER BY state")
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter()
+            .map(|(s, n)| State::parse(&s).map(|st| (st, n)).ok_or_else(|| corrupt(format!("unknown state {s:?}"))))
+            .collect()
+    }
+}
