@@ -16,3 +16,6 @@ pub mod secret;
 pub mod hlc;
 pub mod keys;
 pub mod store;
+pub mod tls;
+pub mod service;
+pub mod admin;

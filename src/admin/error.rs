@@ -1,0 +1,76 @@
+//! The one map from service errors to HTTP statuses and JSON error bodies.
+
+use crate::rot::RotError;
+use crate::service::ServiceError;
+use crate::store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An API error: status, stable code, and a message for people.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for people. Never contains key material.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400 with a message naming what is wrong.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        let (status, code) = match &e {
+            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ServiceError::InvalidId(_) => (StatusCode::BAD_REQUEST, "invalid_id"),
+            ServiceError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
+            ServiceError::IllegalTransition { .. } => (StatusCode::CONFLICT, "illegal_state_transition"),
+            ServiceError::Destroyed(_) => (StatusCode::GONE, "destroyed"),
+            ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ServiceError::Contended(_) => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+            ServiceError::Rot(r) => match r {
+                RotError::UnwrapFailed(_) | RotError::MalformedEnvelope(_) | RotError::MasterKeyNotFound(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "unwrap_failed")
+                }
+                _ => (StatusCode::SERVICE_UNAVAILABLE, "root_of_trust_unavailable"),
+            },
+            ServiceError::Store(s) => match s {
+                StoreError::Conflict(_) => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+                _ => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            },
+        };
+        // Internal details (SQL errors, PKCS#11 return values) go to the log, not the client.
+        let message = match &e {
+            ServiceError::Rot(_) | ServiceError::Store(_) => {
+                tracing::error!(error = %e, "request failed in the node");
+                match code {
+                    "unwrap_failed" => "the stored key could not be unwrapped by the root of trust".to_owned(),
+                    "contended" => "the object is being changed concurrently; retry".to_owned(),
+                    "root_of_trust_unavailable" => "the root of trust (HSM) is unavailable".to_owned(),
+                    _ => "the database is unavailable".to_owned(),
+                }
+            }
+            _ => e.to_string(),
+        };
+        ApiError { status, code, message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}

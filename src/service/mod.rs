@@ -1,0 +1,341 @@
+//! The service layer: every operation on keys, whichever transport asked.
+//!
+//! Transports (REST now; KMIP and the agent protocol later) turn requests into calls
+//! here, passing the caller as a [`Principal`]. The service never knows which
+//! transport called it; it alone touches the store and the root of trust.
+
+pub mod auth;
+mod error;
+mod status;
+
+pub use error::ServiceError;
+pub use status::{ObjectCounts, Status};
+
+use crate::hlc::{to_db, Hlc};
+use crate::keys::{
+    is_valid_object_id, new_object_id, now_secs, Algorithm, Attributes, ObjectMeta, ObjectType,
+    RevocationReason, State, Transition,
+};
+use crate::names::{is_valid_key_name, KEY_NAME_RULE};
+use crate::rot::{MasterKeyId, RootOfTrust, WrappedKey};
+use crate::secret::KeyMaterial;
+use crate::store::{ListFilter, Store, StoreError, StoredObject};
+use std::sync::Arc;
+
+/// Who is asking. The access-control model (users, roles, endpoints) extends this;
+/// for now every authenticated caller is an administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Account or endpoint name.
+    pub name: String,
+    /// Where the request came from (address), for the audit trail.
+    pub source: Option<String>,
+}
+
+/// This node's identity.
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    /// Node ID (UUIDv7), from the node's data directory.
+    pub node_id: String,
+    /// Node name.
+    pub name: String,
+    /// Site.
+    pub site: String,
+}
+
+/// A request to create a symmetric key.
+#[derive(Debug, Clone)]
+pub struct CreateKey {
+    /// Algorithm (AES).
+    pub algorithm: Algorithm,
+    /// Length in bits (128 or 256 for AES).
+    pub length: u32,
+    /// Optional name.
+    pub name: Option<String>,
+    /// Activate at once (state Active) instead of Pre-Active.
+    pub activate: bool,
+}
+
+/// Largest secret data accepted, in bytes.
+pub const MAX_SECRET_LEN: usize = 4096;
+const MAX_LIST: i64 = 1000;
+const MAX_RETRIES: usize = 5;
+
+/// The key service of one node.
+pub struct KeyService {
+    rot: Arc<dyn RootOfTrust>,
+    store: Store,
+    node: NodeIdentity,
+    hlc: Hlc,
+    master_key: MasterKeyId,
+}
+
+impl KeyService {
+    /// Opens the service on an initialized store; checks that the active master key
+    /// is present in the root of trust.
+    pub async fn open(rot: Arc<dyn RootOfTrust>, store: Store, node: NodeIdentity) -> Result<KeyService, ServiceError> {
+        let active = store
+            .master_keys()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|m| m.state == "active")
+            .ok_or(StoreError::NotInitialized)?;
+        let master_key = MasterKeyId(active.id);
+        if !rot.has_master_key(&master_key)? {
+            return Err(ServiceError::Rot(crate::rot::RotError::MasterKeyNotFound(master_key)));
+        }
+        Ok(KeyService {
+            rot,
+            store,
+            node,
+            hlc: Hlc::new(),
+            master_key,
+        })
+    }
+
+    /// The store (for the node's own bookkeeping, not for transports).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The root of trust.
+    pub fn rot(&self) -> &Arc<dyn RootOfTrust> {
+        &self.rot
+    }
+
+    /// The master key that wraps new keys.
+    pub fn master_key(&self) -> &MasterKeyId {
+        &self.master_key
+    }
+
+    /// This node.
+    pub fn node(&self) -> &NodeIdentity {
+        &self.node
+    }
+
+    /// Creates a symmetric key from the root of trust's random generator.
+    pub async fn create_key(&self, who: &Principal, req: CreateKey) -> Result<ObjectMeta, ServiceError> {
+        if !req.algorithm.allowed_lengths().contains(&req.length) {
+            return Err(ServiceError::InvalidArgument(format!(
+                "length: {} keys are {:?} bits long, not {}",
+                req.algorithm.as_str(),
+                req.algorithm.allowed_lengths(),
+                req.length
+            )));
+        }
+        check_name(req.name.as_deref())?;
+        let material = self.rot.random(req.length as usize / 8)?;
+        let meta = self
+            .insert_new(ObjectType::SymmetricKey, Some(req.algorithm), Some(req.length), req.name, req.activate, &material)
+            .await?;
+        tracing::info!(principal = %who.name, action = "create_key", object = %meta.id, algorithm = req.algorithm.as_str(), length = req.length, "key created");
+        Ok(meta)
+    }
+
+    /// Stores caller-supplied secret data (a password, a credential).
+    pub async fn register_secret(
+        &self,
+        who: &Principal,
+        name: Option<String>,
+        data: KeyMaterial,
+        activate: bool,
+    ) -> Result<ObjectMeta, ServiceError> {
+        if data.is_empty() || data.len() > MAX_SECRET_LEN {
+            return Err(ServiceError::InvalidArgument(format!(
+                "secret: must be 1 to {MAX_SECRET_LEN} bytes"
+            )));
+        }
+        check_name(name.as_deref())?;
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let meta = self
+            .insert_new(ObjectType::SecretData, None, Some(len), name, activate, &data)
+            .await?;
+        tracing::info!(principal = %who.name, action = "register_secret", object = %meta.id, "secret registered");
+        Ok(meta)
+    }
+
+    async fn insert_new(
+        &self,
+        object_type: ObjectType,
+        algorithm: Option<Algorithm>,
+        length: Option<u32>,
+        name: Option<String>,
+        activate: bool,
+        material: &KeyMaterial,
+    ) -> Result<ObjectMeta, ServiceError> {
+        let id = new_object_id();
+        let wrapped = self.rot.wrap(&self.master_key, &id, material)?;
+        let now = now_secs();
+        let mut attributes = Attributes::default();
+        let state = if activate {
+            attributes.activation_date = Some(now);
+            State::Active
+        } else {
+            State::PreActive
+        };
+        let obj = StoredObject {
+            meta: ObjectMeta {
+                id,
+                object_type,
+                algorithm,
+                length,
+                state,
+                name,
+                attributes,
+                created_at: now,
+                updated_at: now,
+            },
+            wrapped: Some(wrapped.to_bytes()),
+            master_key_id: Some(self.master_key.0.clone()),
+            hlc: to_db(self.hlc.now()),
+            origin_node: self.node.node_id.clone(),
+        };
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        tx.insert_object(&obj).await?;
+        tx.commit().await?;
+        Ok(obj.meta)
+    }
+
+    async fn load(&self, id: &str) -> Result<StoredObject, ServiceError> {
+        if !is_valid_object_id(id) {
+            return Err(ServiceError::InvalidId(truncate(id)));
+        }
+        self.store
+            .get_object(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(id.to_owned()))
+    }
+
+    /// An object's metadata.
+    pub async fn get(&self, _who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
+        Ok(self.load(id).await?.meta)
+    }
+
+    /// An object's metadata and plaintext material, unwrapped in the root of trust.
+    pub async fn get_material(&self, who: &Principal, id: &str) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
+        let obj = self.load(id).await?;
+        let wrapped = match (&obj.wrapped, obj.meta.state.is_destroyed()) {
+            (Some(w), false) => WrappedKey::from_bytes(w)?,
+            _ => return Err(ServiceError::Destroyed(obj.meta.id)),
+        };
+        let material = self.rot.unwrap(&wrapped, &obj.meta.id)?;
+        tracing::info!(principal = %who.name, action = "get_material", object = %obj.meta.id, "material released");
+        Ok((obj.meta, material))
+    }
+
+    /// Objects matching `filter` (at most 1,000 per call).
+    pub async fn list(&self, _who: &Principal, mut filter: ListFilter) -> Result<Vec<ObjectMeta>, ServiceError> {
+        match filter.limit {
+            Some(l) if !(1..=MAX_LIST).contains(&l) => {
+                return Err(ServiceError::InvalidArgument(format!("limit: must be 1 to {MAX_LIST}")))
+            }
+            None => filter.limit = Some(100),
+            _ => {}
+        }
+        if filter.offset.is_some_and(|o| o < 0) {
+            return Err(ServiceError::InvalidArgument("offset: must not be negative".into()));
+        }
+        Ok(self.store.list_objects(&filter).await?.into_iter().map(|o| o.meta).collect())
+    }
+
+    /// Pre-Active → Active.
+    pub async fn activate(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
+        let meta = self
+            .transition(id, Transition::Activate, |attrs, now| attrs.activation_date = Some(now))
+            .await?;
+        tracing::info!(principal = %who.name, action = "activate", object = %id, "object activated");
+        Ok(meta)
+    }
+
+    /// Revokes: compromise reasons move to Compromised, others to Deactivated.
+    pub async fn revoke(
+        &self,
+        who: &Principal,
+        id: &str,
+        reason: RevocationReason,
+        message: Option<String>,
+    ) -> Result<ObjectMeta, ServiceError> {
+        if message.as_ref().is_some_and(|m| m.len() > 1024 || m.chars().any(char::is_control)) {
+            return Err(ServiceError::InvalidArgument(
+                "message: at most 1024 bytes, no control characters".into(),
+            ));
+        }
+        let t = if reason.is_compromise() {
+            Transition::Compromise
+        } else {
+            Transition::Deactivate
+        };
+        let meta = self
+            .transition(id, t, |attrs, now| {
+                attrs.revocation_reason = Some(reason);
+                attrs.revocation_message = message.clone();
+                if reason.is_compromise() {
+                    attrs.compromise_date = Some(now);
+                }
+                attrs.deactivation_date.get_or_insert(now);
+            })
+            .await?;
+        tracing::info!(principal = %who.name, action = "revoke", object = %id, reason = ?reason, "object revoked");
+        Ok(meta)
+    }
+
+    /// Destroys the material; metadata stays. Active objects must be revoked first.
+    pub async fn destroy(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
+        let meta = self
+            .transition(id, Transition::Destroy, |attrs, now| attrs.destroy_date = Some(now))
+            .await?;
+        tracing::info!(principal = %who.name, action = "destroy", object = %id, "object destroyed");
+        Ok(meta)
+    }
+
+    async fn transition(
+        &self,
+        id: &str,
+        t: Transition,
+        update: impl Fn(&mut Attributes, i64),
+    ) -> Result<ObjectMeta, ServiceError> {
+        for _ in 0..MAX_RETRIES {
+            let mut obj = self.load(id).await?;
+            let from = obj.meta.state;
+            let to = from.transition(t).ok_or_else(|| ServiceError::IllegalTransition {
+                id: obj.meta.id.clone(),
+                from,
+                op: t.as_str(),
+            })?;
+            let expected = obj.hlc;
+            let now = now_secs();
+            obj.meta.state = to;
+            update(&mut obj.meta.attributes, now);
+            if to.is_destroyed() {
+                obj.wrapped = None;
+                obj.master_key_id = None;
+            }
+            obj.meta.updated_at = now;
+            obj.hlc = to_db(self.hlc.now());
+            obj.origin_node = self.node.node_id.clone();
+            let mut tx = self.store.begin_write(&self.node.node_id).await?;
+            match tx.update_object(&obj, expected).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(obj.meta);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contended(id.to_owned()))
+    }
+}
+
+fn check_name(name: Option<&str>) -> Result<(), ServiceError> {
+    match name {
+        Some(n) if !is_valid_key_name(n) => Err(ServiceError::InvalidArgument(format!("name: {KEY_NAME_RULE}"))),
+        _ => Ok(()),
+    }
+}
+
+/// Echoes at most 64 characters of untrusted input back in errors.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}

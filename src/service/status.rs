@@ -1,0 +1,66 @@
+//! The node's status report.
+
+use super::{KeyService, ServiceError};
+use crate::keys::ALL_STATES;
+use crate::rot::{Health, RotKind};
+use crate::store::Backend;
+use std::collections::BTreeMap;
+
+/// Object counts by state.
+pub type ObjectCounts = BTreeMap<&'static str, i64>;
+
+/// What `GET /v1/status` reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// Node ID.
+    pub node_id: String,
+    /// Node name.
+    pub node_name: String,
+    /// Site.
+    pub site: String,
+    /// Replica (database) ID.
+    pub replica_id: String,
+    /// Clavis version.
+    pub version: &'static str,
+    /// `pkcs11` or `software`.
+    pub root_of_trust: RotKind,
+    /// Module/token or sealed file.
+    pub root_of_trust_detail: String,
+    /// Result of a live probe of the root of trust.
+    pub hsm_health: Health,
+    /// Master key wrapping new keys.
+    pub master_key: String,
+    /// `sqlite` or `postgres`.
+    pub store: Backend,
+    /// Objects per state, and `total`.
+    pub objects: ObjectCounts,
+    /// Last change-log sequence issued by this replica.
+    pub change_log_seq: i64,
+}
+
+impl KeyService {
+    /// A live status report.
+    pub async fn status(&self) -> Result<Status, ServiceError> {
+        let mut objects: ObjectCounts = ALL_STATES.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut total = 0;
+        for (state, n) in self.store.count_by_state().await? {
+            objects.insert(state.as_str(), n);
+            total += n;
+        }
+        objects.insert("total", total);
+        Ok(Status {
+            node_id: self.node.node_id.clone(),
+            node_name: self.node.name.clone(),
+            site: self.node.site.clone(),
+            replica_id: self.store.replica_id().await?,
+            version: env!("CARGO_PKG_VERSION"),
+            root_of_trust: self.rot.kind(),
+            root_of_trust_detail: self.rot.describe(),
+            hsm_health: self.rot.health(),
+            master_key: self.master_key.0.clone(),
+            store: self.store.backend(),
+            objects,
+            change_log_seq: self.store.last_seq().await?,
+        })
+    }
+}
