@@ -220,6 +220,22 @@ fn default_log_format() -> String {
     "text".into()
 }
 
+/// Removes `.` and `..` components lexically.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -227,10 +243,9 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let base_dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        // Absolute, so that SQLite URLs and log lines name real paths whatever the cwd.
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base_dir = normalize(&std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf()));
         Config::parse(&text, &path.display().to_string(), base_dir)
     }
 
@@ -292,7 +307,7 @@ impl Config {
 
     /// The data directory, resolved against the config file's directory.
     pub fn data_dir(&self) -> PathBuf {
-        self.base_dir.join(&self.node.data_dir)
+        normalize(&self.base_dir.join(&self.node.data_dir))
     }
 
     /// Resolves a path relative to the data directory.

@@ -19,3 +19,21 @@ pub mod store;
 pub mod tls;
 pub mod service;
 pub mod admin;
+pub mod node;
+pub mod client;
+
+/// An error and its causes on one line, skipping causes already quoted in the message
+/// above them (our error types include their source's text).
+pub fn describe_error(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !out.contains(&s) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&s);
+        }
+    }
+    out
+}
