@@ -132,6 +132,18 @@ impl ApiClient {
         self.request_raw(method, path, bytes, body.is_some()).await
     }
 
+    fn build(&self, method: &Method, path: &str, body: Bytes, json: bool) -> Result<Request<Full<Bytes>>, ClientError> {
+        let host = format!("{}:{}", self.host, self.port);
+        let mut req = Request::builder().method(method.clone()).uri(path).header("host", host);
+        if json {
+            req = req.header("content-type", "application/json");
+        }
+        if let Some(t) = &self.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        req.body(Full::new(body)).map_err(|e| ClientError::Http(e.to_string()))
+    }
+
     /// Sends raw bytes as the body (for tests of malformed input).
     pub async fn request_raw(
         &mut self,
@@ -140,21 +152,23 @@ impl ApiClient {
         body: Bytes,
         json: bool,
     ) -> Result<(StatusCode, serde_json::Value), ClientError> {
-        let host = format!("{}:{}", self.host, self.port);
-        let mut req = Request::builder().method(method).uri(path).header("host", host);
-        if json {
-            req = req.header("content-type", "application/json");
-        }
-        if let Some(t) = &self.token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let req = req.body(Full::new(body)).map_err(|e| ClientError::Http(e.to_string()))?;
-        let conn = self.connect().await?;
-        let resp = match conn.send_request(req).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.conn = None;
-                return Err(ClientError::Http(e.to_string()));
+        // A kept-alive connection may have been closed by the server since the last
+        // request; hyper then reports the request as canceled (never sent), and it is
+        // safe to send it again on a new connection, once.
+        let mut retried = false;
+        let resp = loop {
+            let req = self.build(&method, path, body.clone(), json)?;
+            let conn = self.connect().await?;
+            match conn.send_request(req).await {
+                Ok(r) => break r,
+                Err(e) if e.is_canceled() && !retried => {
+                    retried = true;
+                    self.conn = None;
+                }
+                Err(e) => {
+                    self.conn = None;
+                    return Err(ClientError::Http(e.to_string()));
+                }
             }
         };
         let status = resp.status();

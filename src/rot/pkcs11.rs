@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -76,10 +77,10 @@ pub struct Pkcs11Rot {
     token_label: String,
     profile: HsmProfile,
     pool: SessionPool,
-    /// Handles of master keys already looked up, by ID.
-    master_keys: RwLock<HashMap<MasterKeyId, ObjectHandle>>,
-    /// Handles of the signing key pair and its public point, once known.
-    signing_key: RwLock<Option<SigningKey>>,
+    /// Handles of master keys already looked up, by ID, with the pool epoch of the lookup.
+    master_keys: RwLock<HashMap<MasterKeyId, (ObjectHandle, u64)>>,
+    /// Handles of the signing key pair and its public point once known, with the pool epoch.
+    signing_key: RwLock<Option<(SigningKey, u64)>>,
     /// Serializes "look up, then create" of master and signing keys so two callers
     /// cannot both create an object with the same label.
     create_lock: Mutex<()>,
@@ -176,14 +177,20 @@ impl Pkcs11Rot {
         s: &mut PooledSession<'_>,
         id: &MasterKeyId,
     ) -> Result<Option<ObjectHandle>, RotError> {
-        if let Some(h) = read_lock(&self.master_keys).get(id) {
-            return Ok(Some(*h));
+        let epoch = self.pool.epoch();
+        if let Some((h, e)) = read_lock(&self.master_keys).get(id) {
+            if *e == epoch {
+                return Ok(Some(*h));
+            }
         }
         let template = [
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
             Attribute::Label(id.0.as_bytes().to_vec()),
         ];
+        // Private objects are invisible to a session that is not logged in; a lost
+        // login must not look like a missing key.
+        s.ensure_logged_in()?;
         let found = s
             .call(|s| s.find_objects(&template))
             .map_err(|e| ck_err("C_FindObjects", &e))?;
@@ -221,7 +228,7 @@ impl Pkcs11Rot {
                 "master key {id} in the token is extractable or not sensitive; refusing to use it"
             )));
         }
-        write_lock(&self.master_keys).insert(id.clone(), handle);
+        write_lock(&self.master_keys).insert(id.clone(), (handle, epoch));
         Ok(Some(handle))
     }
 
@@ -234,20 +241,26 @@ impl Pkcs11Rot {
             .ok_or_else(|| RotError::MasterKeyNotFound(id.clone()))
     }
 
-    /// Drops a cached handle the token no longer recognises, so the next call looks
-    /// the key up again (it may have been deleted, or the token restored).
-    fn forget_stale_handle(&self, id: &MasterKeyId, e: &CkError) {
-        if matches!(
-            rv_of(e),
-            Some(
-                RvError::ObjectHandleInvalid
-                    | RvError::KeyHandleInvalid
-                    | RvError::WrappingKeyHandleInvalid
-                    | RvError::UnwrappingKeyHandleInvalid
-            )
-        ) {
-            write_lock(&self.master_keys).remove(id);
+    /// Runs `f` on a pooled session. If it fails because the session broke or a
+    /// cached handle went stale, forgets the cached handles and runs it once more on
+    /// another (possibly new, freshly logged-in) session, so a token restart or an
+    /// external logout costs one retry rather than an error.
+    fn with_session<T>(
+        &self,
+        mut f: impl FnMut(&mut PooledSession<'_>) -> Result<T, RotError>,
+    ) -> Result<T, RotError> {
+        let mut s = self.pool.get()?;
+        let first = f(&mut s);
+        if first.is_ok() || !(s.broken || s.stale_handle) {
+            return first;
         }
+        if s.stale_handle {
+            write_lock(&self.master_keys).clear();
+            *write_lock(&self.signing_key) = None;
+        }
+        drop(s);
+        let mut s = self.pool.get()?;
+        f(&mut s)
     }
 
     /// Template attributes of a temporary key object.
@@ -269,7 +282,6 @@ impl Pkcs11Rot {
     fn wrap_kwp(
         &self,
         s: &mut PooledSession<'_>,
-        master: &MasterKeyId,
         mk: ObjectHandle,
         object_id: &str,
         key: &KeyMaterial,
@@ -286,10 +298,7 @@ impl Pkcs11Rot {
         drop(template);
         let wrapped = s.call(|s| s.wrap_key(&Mechanism::AesKeyWrapPad, mk, temp));
         let destroyed = s.call(|s| s.destroy_object(temp));
-        let wrapped = wrapped.map_err(|e| {
-            self.forget_stale_handle(master, &e);
-            ck_err("C_WrapKey", &e)
-        })?;
+        let wrapped = wrapped.map_err(|e| ck_err("C_WrapKey", &e))?;
         destroyed.map_err(|e| ck_err("C_DestroyObject", &e))?;
         // RFC 5649 output length is known in advance; a module that returns anything
         // else implements a different mechanism under this number.
@@ -328,10 +337,7 @@ impl Pkcs11Rot {
             Err(e) if is_integrity_failure(&e) => {
                 return Err(RotError::UnwrapFailed(master.clone()))
             }
-            Err(e) => {
-                self.forget_stale_handle(master, &e);
-                return Err(ck_err("C_UnwrapKey", &e));
-            }
+            Err(e) => return Err(ck_err("C_UnwrapKey", &e)),
         };
         // Read, then destroy whatever the read gave, so the object never outlives
         // this call even when the read fails.
@@ -348,20 +354,14 @@ impl Pkcs11Rot {
             function: "C_GetAttributeValue",
             detail: "the unwrapped key's CKA_VALUE is not readable".into(),
         })?;
-        if value.len() < BINDING_TAG_LEN {
-            return Err(RotError::UnwrapFailed(master.clone()));
-        }
-        let (key, tag) = value.split_at(value.len() - BINDING_TAG_LEN);
-        if !ct_eq(tag, &binding_tag(object_id)) {
-            return Err(RotError::UnwrapFailed(master.clone()));
-        }
-        Ok(KeyMaterial::from_slice(key))
+        split_bound_key(&value, &binding_tag(object_id))
+            .map(KeyMaterial::from_slice)
+            .ok_or_else(|| RotError::UnwrapFailed(master.clone()))
     }
 
     fn wrap_gcm(
         &self,
         s: &mut PooledSession<'_>,
-        master: &MasterKeyId,
         mk: ObjectHandle,
         object_id: &str,
         key: &KeyMaterial,
@@ -380,10 +380,7 @@ impl Pkcs11Rot {
             .map_err(|e| ck_err("C_EncryptInit", &e))?;
             let mechanism = Mechanism::AesGcm(params);
             s.call(|s| s.encrypt(&mechanism, mk, key.expose_secret()))
-                .map_err(|e| {
-                    self.forget_stale_handle(master, &e);
-                    ck_err("C_Encrypt", &e)
-                })?
+                .map_err(|e| ck_err("C_Encrypt", &e))?
         };
         if nonce == [0u8; GCM_NONCE_LEN] {
             // With gcm_iv_from_hsm the token writes its IV into our buffer; an all-zero
@@ -433,19 +430,25 @@ impl Pkcs11Rot {
         match s.call(|s| s.decrypt(&mechanism, mk, ct)) {
             Ok(plain) => Ok(KeyMaterial::new(plain)),
             Err(e) if is_integrity_failure(&e) => Err(RotError::UnwrapFailed(master.clone())),
-            Err(e) => {
-                self.forget_stale_handle(master, &e);
-                Err(ck_err("C_Decrypt", &e))
+            // A master key made for key wrapping has no CKA_DECRYPT: the envelope claims
+            // a mechanism this master key never produced.
+            Err(CkError::Pkcs11(RvError::KeyFunctionNotPermitted, _)) => {
+                Err(RotError::UnwrapFailed(master.clone()))
             }
+            Err(e) => Err(ck_err("C_Decrypt", &e)),
         }
     }
 
     /// Finds the signing key pair in the token, caching what was found.
     fn find_signing_key(&self, s: &mut PooledSession<'_>) -> Result<Option<SigningKey>, RotError> {
-        if let Some(k) = read_lock(&self.signing_key).as_ref() {
-            return Ok(Some(k.clone()));
+        let epoch = self.pool.epoch();
+        if let Some((k, e)) = read_lock(&self.signing_key).as_ref() {
+            if *e == epoch {
+                return Ok(Some(k.clone()));
+            }
         }
         let label = SIGNING_KEY_LABEL.as_bytes().to_vec();
+        s.ensure_logged_in()?;
         let private = s
             .call(|s| {
                 s.find_objects(&[
@@ -496,34 +499,16 @@ impl Pkcs11Rot {
             private,
             public_point: decode_ec_point(&raw)?,
         };
-        *write_lock(&self.signing_key) = Some(key.clone());
+        *write_lock(&self.signing_key) = Some((key.clone(), epoch));
         Ok(Some(key))
     }
-}
 
-impl RootOfTrust for Pkcs11Rot {
-    fn kind(&self) -> RotKind {
-        RotKind::Pkcs11
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "PKCS#11 module {}, token \"{}\", profile {}",
-            self.module_path.display(),
-            self.token_label,
-            self.profile.name
-        )
-    }
-
-    fn generate_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
-        if id.0.is_empty() || id.0.len() > MAX_MASTER_KEY_ID_LEN {
-            return Err(RotError::Unsupported(format!(
-                "master key IDs must be 1 to {MAX_MASTER_KEY_ID_LEN} bytes"
-            )));
-        }
-        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut s = self.pool.get()?;
-        if self.master_key(&mut s, id)?.is_some() {
+    fn generate_master_key_in(
+        &self,
+        s: &mut PooledSession<'_>,
+        id: &MasterKeyId,
+    ) -> Result<(), RotError> {
+        if self.master_key(s, id)?.is_some() {
             return Err(RotError::MasterKeyExists(id.clone()));
         }
         let gcm = self.profile.wrap_mechanism == ProfileWrapMechanism::AesGcm;
@@ -551,66 +536,17 @@ impl RootOfTrust for Pkcs11Rot {
             Attribute::Verify(false),
             Attribute::Derive(false),
         ];
+        let epoch = self.pool.epoch();
         let handle = s
             .call(|s| s.generate_key(&Mechanism::AesKeyGen, &template))
             .map_err(|e| ck_err("C_GenerateKey", &e))?;
-        write_lock(&self.master_keys).insert(id.clone(), handle);
+        write_lock(&self.master_keys).insert(id.clone(), (handle, epoch));
         tracing::info!(master_key = %id, token = %self.token_label, "generated master key in the HSM");
         Ok(())
     }
 
-    fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError> {
-        let mut s = self.pool.get()?;
-        Ok(self.master_key(&mut s, id)?.is_some())
-    }
-
-    fn wrap(
-        &self,
-        master: &MasterKeyId,
-        object_id: &str,
-        key: &KeyMaterial,
-    ) -> Result<WrappedKey, RotError> {
-        let mut s = self.pool.get()?;
-        let mk = self.require_master_key(&mut s, master)?;
-        let ciphertext = match self.profile.wrap_mechanism {
-            ProfileWrapMechanism::AesGcm => self.wrap_gcm(&mut s, master, mk, object_id, key)?,
-            ProfileWrapMechanism::AesKeyWrapPad | ProfileWrapMechanism::AesKeyWrapKwp => {
-                self.wrap_kwp(&mut s, master, mk, object_id, key)?
-            }
-        };
-        Ok(WrappedKey {
-            master_key_id: master.clone(),
-            mechanism: self.profile.wrap_mechanism.envelope_mechanism(),
-            ciphertext,
-        })
-    }
-
-    fn unwrap(&self, wrapped: &WrappedKey, object_id: &str) -> Result<KeyMaterial, RotError> {
-        let mut s = self.pool.get()?;
-        let mk = self.require_master_key(&mut s, &wrapped.master_key_id)?;
-        // The envelope says how it was made; that, not the current profile, decides,
-        // so blobs stay readable after a profile change (if the HSM supports both).
-        match wrapped.mechanism {
-            WrapMechanism::AesKeyWrapPad => self.unwrap_kwp(&mut s, wrapped, mk, object_id),
-            WrapMechanism::AesGcm => self.unwrap_gcm(&mut s, wrapped, mk, object_id),
-        }
-    }
-
-    fn random(&self, len: usize) -> Result<KeyMaterial, RotError> {
-        if len == 0 {
-            return Ok(KeyMaterial::new(Vec::new()));
-        }
-        let mut s = self.pool.get()?;
-        let mut buf = Zeroizing::new(vec![0u8; len]);
-        s.call(|s| s.generate_random_slice(&mut buf))
-            .map_err(|e| ck_err("C_GenerateRandom", &e))?;
-        Ok(KeyMaterial::from_slice(&buf))
-    }
-
-    fn ensure_signing_key(&self) -> Result<(), RotError> {
-        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut s = self.pool.get()?;
-        if self.find_signing_key(&mut s)?.is_some() {
+    fn ensure_signing_key_in(&self, s: &mut PooledSession<'_>) -> Result<(), RotError> {
+        if self.find_signing_key(s)?.is_some() {
             return Ok(());
         }
         let label = SIGNING_KEY_LABEL.as_bytes().to_vec();
@@ -646,7 +582,7 @@ impl RootOfTrust for Pkcs11Rot {
         .map_err(|e| ck_err("C_GenerateKeyPair", &e))?;
         // Read the pair back through the normal path so the cache and the checks on
         // the public point are the same as for a key found at startup.
-        match self.find_signing_key(&mut s)? {
+        match self.find_signing_key(s)? {
             Some(_) => {
                 tracing::info!(token = %self.token_label, "generated the audit signing key in the HSM");
                 Ok(())
@@ -657,26 +593,96 @@ impl RootOfTrust for Pkcs11Rot {
             }),
         }
     }
+}
+
+impl RootOfTrust for Pkcs11Rot {
+    fn kind(&self) -> RotKind {
+        RotKind::Pkcs11
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "PKCS#11 module {}, token \"{}\", profile {}",
+            self.module_path.display(),
+            self.token_label,
+            self.profile.name
+        )
+    }
+
+    fn generate_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
+        if id.0.is_empty() || id.0.len() > MAX_MASTER_KEY_ID_LEN {
+            return Err(RotError::Unsupported(format!(
+                "master key IDs must be 1 to {MAX_MASTER_KEY_ID_LEN} bytes"
+            )));
+        }
+        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.with_session(|s| self.generate_master_key_in(s, id))
+    }
+
+    fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError> {
+        self.with_session(|s| Ok(self.master_key(s, id)?.is_some()))
+    }
+
+    fn wrap(
+        &self,
+        master: &MasterKeyId,
+        object_id: &str,
+        key: &KeyMaterial,
+    ) -> Result<WrappedKey, RotError> {
+        let ciphertext = self.with_session(|s| {
+            let mk = self.require_master_key(s, master)?;
+            match self.profile.wrap_mechanism {
+                ProfileWrapMechanism::AesGcm => self.wrap_gcm(s, mk, object_id, key),
+                ProfileWrapMechanism::AesKeyWrapPad | ProfileWrapMechanism::AesKeyWrapKwp => {
+                    self.wrap_kwp(s, mk, object_id, key)
+                }
+            }
+        })?;
+        Ok(WrappedKey {
+            master_key_id: master.clone(),
+            mechanism: self.profile.wrap_mechanism.envelope_mechanism(),
+            ciphertext,
+        })
+    }
+
+    fn unwrap(&self, wrapped: &WrappedKey, object_id: &str) -> Result<KeyMaterial, RotError> {
+        self.with_session(|s| {
+            let mk = self.require_master_key(s, &wrapped.master_key_id)?;
+            // The envelope says how it was made; that, not the current profile,
+            // decides, so blobs stay readable after a profile change.
+            match wrapped.mechanism {
+                WrapMechanism::AesKeyWrapPad => self.unwrap_kwp(s, wrapped, mk, object_id),
+                WrapMechanism::AesGcm => self.unwrap_gcm(s, wrapped, mk, object_id),
+            }
+        })
+    }
+
+    fn random(&self, len: usize) -> Result<KeyMaterial, RotError> {
+        if len == 0 {
+            return Ok(KeyMaterial::new(Vec::new()));
+        }
+        let mut buf = Zeroizing::new(vec![0u8; len]);
+        self.with_session(|s| {
+            s.call(|s| s.generate_random_slice(&mut buf))
+                .map_err(|e| ck_err("C_GenerateRandom", &e))
+        })?;
+        Ok(KeyMaterial::from_slice(&buf))
+    }
+
+    fn ensure_signing_key(&self) -> Result<(), RotError> {
+        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.with_session(|s| self.ensure_signing_key_in(s))
+    }
 
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, RotError> {
-        let mut s = self.pool.get()?;
-        let key = self
-            .find_signing_key(&mut s)?
-            .ok_or(RotError::NoSigningKey)?;
         // CKM_ECDSA signs a digest; hashing here avoids depending on CKM_ECDSA_SHA256,
         // which not every token offers, and keeps large inputs off the HSM link.
         let digest = Sha256::digest(data);
-        let sig = s
-            .call(|s| s.sign(&Mechanism::Ecdsa, key.private, &digest))
-            .map_err(|e| {
-                if matches!(
-                    rv_of(&e),
-                    Some(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid)
-                ) {
-                    *write_lock(&self.signing_key) = None;
-                }
-                ck_err("C_Sign", &e)
-            })?;
+        let sig = self.with_session(|s| {
+            let key = self.find_signing_key(s)?.ok_or(RotError::NoSigningKey)?;
+            s.call(|s| s.sign(&Mechanism::Ecdsa, key.private, &digest))
+                .map_err(|e| ck_err("C_Sign", &e))
+        })?;
         if sig.len() != P256_SIGNATURE_LEN {
             return Err(RotError::Pkcs11 {
                 function: "C_Sign",
@@ -690,15 +696,18 @@ impl RootOfTrust for Pkcs11Rot {
     }
 
     fn signing_public_key(&self) -> Result<Vec<u8>, RotError> {
-        let mut s = self.pool.get()?;
-        let key = self
-            .find_signing_key(&mut s)?
-            .ok_or(RotError::NoSigningKey)?;
-        Ok(key.public_point)
+        self.with_session(|s| {
+            self.find_signing_key(s)?
+                .map(|k| k.public_point)
+                .ok_or(RotError::NoSigningKey)
+        })
     }
 
     fn health(&self) -> Health {
-        let probe = self.pool.get().and_then(|mut s| {
+        // A real round trip: a logged-in session (logging in again if the token
+        // forgot the login) and one byte from the token's generator.
+        let probe = self.with_session(|s| {
+            s.ensure_logged_in()?;
             let mut byte = [0u8; 1];
             s.call(|s| s.generate_random_slice(&mut byte))
                 .map_err(|e| ck_err("C_GenerateRandom", &e))
@@ -744,6 +753,10 @@ struct SessionPool {
     size: usize,
     state: Mutex<PoolState>,
     returned: Condvar,
+    /// Counts discarded sessions. Closing the application's last session on a token
+    /// invalidates every object handle (SoftHSM2 does exactly that), so handle caches
+    /// remember the epoch of their lookup and look again once it has moved.
+    epoch: AtomicU64,
 }
 
 struct PoolState {
@@ -764,6 +777,7 @@ impl SessionPool {
                 open: 0,
             }),
             returned: Condvar::new(),
+            epoch: AtomicU64::new(0),
         };
         // Opening every session now surfaces a bad PIN or a session limit at startup.
         let mut sessions = Vec::with_capacity(size);
@@ -776,6 +790,10 @@ impl SessionPool {
             st.idle = sessions;
         }
         Ok(pool)
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, PoolState> {
@@ -794,17 +812,21 @@ impl SessionPool {
             .map_err(|e| ck_err("C_GetSessionInfo", &e))?
             .session_state();
         if !matches!(state, SessionState::RwUser) {
-            match session.login(UserType::User, Some(&self.pin)) {
-                Ok(()) => {}
-                Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-                Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
-                    return Err(RotError::BadPin)
-                }
-                Err(CkError::Pkcs11(RvError::PinLocked, _)) => return Err(RotError::PinLocked),
-                Err(e) => return Err(ck_err("C_Login", &e)),
-            }
+            self.login(&session)?;
         }
         Ok(session)
+    }
+
+    /// Logs the user in; the login then holds for every session of the process.
+    fn login(&self, session: &Session) -> Result<(), RotError> {
+        match session.login(UserType::User, Some(&self.pin)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+            Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
+                Err(RotError::BadPin)
+            }
+            Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(RotError::PinLocked),
+            Err(e) => Err(ck_err("C_Login", &e)),
+        }
     }
 
     /// Takes a session, waiting for one to be returned if all are in use.
@@ -816,6 +838,7 @@ impl SessionPool {
                     pool: self,
                     session: Some(session),
                     broken: false,
+                    stale_handle: false,
                 });
             }
             if st.open < self.size {
@@ -827,6 +850,7 @@ impl SessionPool {
                         pool: self,
                         session: Some(session),
                         broken: false,
+                        stale_handle: false,
                     }),
                     Err(e) => {
                         self.lock().open -= 1;
@@ -844,7 +868,10 @@ impl SessionPool {
 struct PooledSession<'a> {
     pool: &'a SessionPool,
     session: Option<Session>,
+    /// A call failed in a way that makes the session unusable: close it on return.
     broken: bool,
+    /// A call was refused because an object handle is no longer valid.
+    stale_handle: bool,
 }
 
 impl PooledSession<'_> {
@@ -861,11 +888,34 @@ impl PooledSession<'_> {
         };
         let result = f(session);
         if let Err(e) = &result {
-            if is_session_failure(e) {
-                self.broken = true;
-            }
+            self.broken |= is_session_failure(e);
+            self.stale_handle |= matches!(
+                rv_of(e),
+                Some(
+                    RvError::ObjectHandleInvalid
+                        | RvError::KeyHandleInvalid
+                        | RvError::WrappingKeyHandleInvalid
+                        | RvError::UnwrappingKeyHandleInvalid
+                )
+            );
         }
         result
+    }
+
+    /// Logs the user in again if the token forgot the login (an external
+    /// `C_Logout`, a token that times logins out).
+    fn ensure_logged_in(&mut self) -> Result<(), RotError> {
+        let info = self
+            .call(|s| s.get_session_info())
+            .map_err(|e| ck_err("C_GetSessionInfo", &e))?;
+        if matches!(info.session_state(), SessionState::RwUser) {
+            return Ok(());
+        }
+        let pool = self.pool;
+        match self.session.as_ref() {
+            Some(session) => pool.login(session),
+            None => Ok(()),
+        }
     }
 }
 
@@ -877,6 +927,7 @@ impl Drop for PooledSession<'_> {
         let mut st = self.pool.lock();
         if self.broken {
             st.open -= 1;
+            self.pool.epoch.fetch_add(1, Ordering::SeqCst);
             drop(st);
             // Closing may fail too (the handle is gone); cryptoki logs that.
             drop(session);
@@ -900,17 +951,46 @@ fn is_session_failure(e: &CkError) -> bool {
                 | RvError::TokenNotPresent
                 | RvError::UserNotLoggedIn
                 | RvError::OperationActive
-                | RvError::GeneralError
         )
     )
+}
+
+/// The key in an unwrapped `key || binding tag` value, if the tag is `tag`.
+///
+/// RFC 5649 unwrap returns exactly what was wrapped. SoftHSM2 2.6 does not: its
+/// `C_WrapKey` zero-pads the value to a multiple of 8 *before* wrapping (the RFC 5649
+/// length field then holds the padded length), so its unwrap returns up to 7 zero
+/// bytes after the tag. Accepting the tag followed by at most 7 zero bytes, only
+/// when the value length is a multiple of 8, reads those blobs — also after a token
+/// upgrade fixes the wrap — and changes nothing for conforming HSMs; the 128-bit tag
+/// still decides. All candidate positions are checked, so timing reveals at most
+/// the key length modulo 8.
+fn split_bound_key<'v>(value: &'v [u8], tag: &[u8; BINDING_TAG_LEN]) -> Option<&'v [u8]> {
+    let max_pad = if value.len().is_multiple_of(8) { 7 } else { 0 };
+    let mut found = None;
+    // Descending, so the smallest matching padding wins.
+    for pad in (0..=max_pad).rev() {
+        let Some(tag_start) = value.len().checked_sub(BINDING_TAG_LEN + pad) else {
+            continue;
+        };
+        let tag_end = tag_start + BINDING_TAG_LEN;
+        let zeros = value[tag_end..].iter().fold(0u8, |acc, b| acc | b) == 0;
+        let tag_ok = ct_eq(&value[tag_start..tag_end], tag);
+        if zeros & tag_ok {
+            found = Some(&value[..tag_start]);
+        }
+    }
+    found
 }
 
 /// Errors of `C_UnwrapKey`/`C_Decrypt` that mean "this blob does not open under
 /// this key for this object", as opposed to the HSM or session being unusable.
 ///
-/// Tokens differ in how they report a failed integrity check: SoftHSM2 answers
-/// `CKR_GENERAL_ERROR` for a KWP integrity failure, others use
-/// `CKR_WRAPPED_KEY_INVALID`, `CKR_ENCRYPTED_DATA_INVALID` or `CKR_FUNCTION_FAILED`.
+/// Tokens differ in how they report a failed integrity check: SoftHSM2 2.6 answers
+/// `CKR_GENERAL_ERROR` both for a KWP integrity failure and for a GCM tag mismatch
+/// (measured), the specification suggests `CKR_WRAPPED_KEY_INVALID` and
+/// `CKR_ENCRYPTED_DATA_INVALID`. `CKR_GENERAL_ERROR` therefore does not mark the
+/// session as broken either.
 fn is_integrity_failure(e: &CkError) -> bool {
     matches!(
         rv_of(e),
@@ -1083,6 +1163,45 @@ mod tests {
         let mut compressed = vec![0x04, 0x21, 0x02];
         compressed.extend_from_slice(&[7u8; 32]);
         assert!(decode_ec_point(&compressed).is_err());
+    }
+
+    #[test]
+    fn bound_keys_split_with_and_without_softhsm_padding() {
+        let tag = [0xA5u8; BINDING_TAG_LEN];
+        let other = [0x5Au8; BINDING_TAG_LEN];
+        for len in [0usize, 1, 7, 8, 16, 17, 32, 33] {
+            let key: Vec<u8> = (0..len).map(|i| i as u8 | 1).collect();
+            let mut exact = key.clone();
+            exact.extend_from_slice(&tag);
+            assert_eq!(split_bound_key(&exact, &tag), Some(&key[..]), "exact {len}");
+            assert_eq!(split_bound_key(&exact, &other), None, "wrong tag {len}");
+            let mut padded = exact.clone();
+            padded.resize(exact.len().div_ceil(8) * 8, 0);
+            assert_eq!(
+                split_bound_key(&padded, &tag),
+                Some(&key[..]),
+                "padded {len}"
+            );
+            assert_eq!(
+                split_bound_key(&padded, &other),
+                None,
+                "padded wrong tag {len}"
+            );
+            // Non-zero bytes after the tag are never padding.
+            if padded.len() > exact.len() {
+                let last = padded.len() - 1;
+                padded[last] = 1;
+                assert_eq!(split_bound_key(&padded, &tag), None, "dirty padding {len}");
+            }
+        }
+        // Keys ending in zero bytes keep them when there is no padding.
+        let mut zeros = vec![1u8, 0, 0, 0, 0, 0, 0, 0];
+        zeros.extend_from_slice(&tag);
+        assert_eq!(
+            split_bound_key(&zeros, &tag),
+            Some(&[1u8, 0, 0, 0, 0, 0, 0, 0][..])
+        );
+        assert_eq!(split_bound_key(&tag[..10], &tag), None);
     }
 
     #[test]
