@@ -61,13 +61,22 @@ impl ApiClient {
         client_cert: Option<(&str, &KeyMaterial)>,
         token: Option<String>,
     ) -> Result<ApiClient, ClientError> {
-        let rest = url.strip_prefix("https://").ok_or_else(|| ClientError::Url(url.to_owned()))?;
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or_else(|| ClientError::Url(url.to_owned()))?;
         let rest = rest.trim_end_matches('/');
         let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| ClientError::Url(url.to_owned()))?),
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| ClientError::Url(url.to_owned()))?,
+            ),
             None => (rest, 8443),
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         if host.is_empty() {
             return Err(ClientError::Url(url.to_owned()));
         }
@@ -92,23 +101,32 @@ impl ApiClient {
             let send = self.open().await?;
             self.conn = Some(send);
         }
-        self.conn.as_mut().ok_or_else(|| ClientError::Http("no connection".into()))
+        self.conn
+            .as_mut()
+            .ok_or_else(|| ClientError::Http("no connection".into()))
     }
 
     async fn open(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
         let addr = format!("{}:{}", self.host, self.port);
         let tcp = tokio::net::TcpStream::connect(&addr)
             .await
-            .map_err(|source| ClientError::Connect { addr: addr.clone(), source })?;
+            .map_err(|source| ClientError::Connect {
+                addr: addr.clone(),
+                source,
+            })?;
         let _ = tcp.set_nodelay(true);
         let name = ServerName::try_from(self.host.clone()).map_err(|e| ClientError::Tls {
             addr: addr.clone(),
             detail: e.to_string(),
         })?;
-        let tls = self.tls.connect(name, tcp).await.map_err(|e| ClientError::Tls {
-            addr: addr.clone(),
-            detail: e.to_string(),
-        })?;
+        let tls = self
+            .tls
+            .connect(name, tcp)
+            .await
+            .map_err(|e| ClientError::Tls {
+                addr: addr.clone(),
+                detail: e.to_string(),
+            })?;
         let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| ClientError::Http(e.to_string()))?;
@@ -126,22 +144,34 @@ impl ApiClient {
         body: Option<&serde_json::Value>,
     ) -> Result<(StatusCode, serde_json::Value), ClientError> {
         let bytes = match body {
-            Some(v) => Bytes::from(serde_json::to_vec(v).map_err(|e| ClientError::Http(e.to_string()))?),
+            Some(v) => {
+                Bytes::from(serde_json::to_vec(v).map_err(|e| ClientError::Http(e.to_string()))?)
+            }
             None => Bytes::new(),
         };
         self.request_raw(method, path, bytes, body.is_some()).await
     }
 
-    fn build(&self, method: &Method, path: &str, body: Bytes, json: bool) -> Result<Request<Full<Bytes>>, ClientError> {
+    fn build(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Bytes,
+        json: bool,
+    ) -> Result<Request<Full<Bytes>>, ClientError> {
         let host = format!("{}:{}", self.host, self.port);
-        let mut req = Request::builder().method(method.clone()).uri(path).header("host", host);
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("host", host);
         if json {
             req = req.header("content-type", "application/json");
         }
         if let Some(t) = &self.token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        req.body(Full::new(body)).map_err(|e| ClientError::Http(e.to_string()))
+        req.body(Full::new(body))
+            .map_err(|e| ClientError::Http(e.to_string()))
     }
 
     /// Sends raw bytes as the body (for tests of malformed input).

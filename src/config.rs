@@ -244,8 +244,12 @@ impl Config {
             source,
         })?;
         // Absolute, so that SQLite URLs and log lines name real paths whatever the cwd.
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let base_dir = normalize(&std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf()));
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base_dir =
+            normalize(&std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf()));
         Config::parse(&text, &path.display().to_string(), base_dir)
     }
 
@@ -273,7 +277,10 @@ impl Config {
             return Err(invalid("node.site", crate::names::OBJECT_NAME_RULE));
         }
         let url = &self.store.url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
             return Err(invalid(
                 "store.url",
                 "must start with sqlite:// or postgres://",
@@ -298,8 +305,11 @@ impl Config {
                     "must be 1 to 32 bytes (the PKCS#11 label size)",
                 ));
             }
-            if p.session_pool_size == Some(0) {
-                return Err(invalid("root_of_trust.session_pool_size", "must be at least 1"));
+            if p.session_pool_size.is_some_and(|n| n == 0 || n > 256) {
+                return Err(invalid(
+                    "root_of_trust.session_pool_size",
+                    "must be 1 to 256",
+                ));
             }
         }
         Ok(())

@@ -9,18 +9,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod client;
 pub mod config;
-pub mod names;
-pub mod rot;
-pub mod secret;
 pub mod hlc;
 pub mod keys;
+pub mod names;
+pub mod node;
+pub mod rot;
+pub mod secret;
+pub mod service;
 pub mod store;
 pub mod tls;
-pub mod service;
-pub mod admin;
-pub mod node;
-pub mod client;
 
 /// An error and its causes on one line, skipping causes already quoted in the message
 /// above them (our error types include their source's text).

@@ -1,8 +1,7 @@
 //! Naming rules for things administrators name (SPEC 5.5).
 
 /// The rule for endpoint, group, wallet and node names, as shown in errors.
-pub const OBJECT_NAME_RULE: &str =
-    "names use letters, digits, `_`, `.` and `-`, 1 to 120 bytes";
+pub const OBJECT_NAME_RULE: &str = "names use letters, digits, `_`, `.` and `-`, 1 to 120 bytes";
 
 /// True for a valid node, endpoint, group or wallet name.
 pub fn is_valid_object_name(name: &str) -> bool {

@@ -11,11 +11,19 @@ use common::node::{contains, pkcs11_rot_section, NodeDir, SOFTWARE_ROT};
 use common::softhsm::SoftHsm;
 
 fn admin() -> Principal {
-    Principal { name: "admin".into(), source: None }
+    Principal {
+        name: "admin".into(),
+        source: None,
+    }
 }
 
 fn aes256(activate: bool) -> CreateKey {
-    CreateKey { algorithm: Algorithm::Aes, length: 256, name: Some("k".into()), activate }
+    CreateKey {
+        algorithm: Algorithm::Aes,
+        length: 256,
+        name: Some("k".into()),
+        activate,
+    }
 }
 
 /// Holds whatever backs the test (SoftHSM tempdir) alive.
@@ -40,7 +48,11 @@ async fn setup(rot: &str, store: &str) -> Setup {
     };
     let node = NodeDir::new(url.as_deref(), &section);
     node.init().await;
-    Setup { node, _hsm: hsm, sqlite: store == "sqlite" }
+    Setup {
+        node,
+        _hsm: hsm,
+        sqlite: store == "sqlite",
+    }
 }
 
 async fn key_survives_restart_and_store_holds_no_plaintext(rot: &str, store: &str) {
@@ -48,20 +60,41 @@ async fn key_survives_restart_and_store_holds_no_plaintext(rot: &str, store: &st
     let cfg = s.node.config();
     let running = clavis::node::start(&cfg).await.expect("start");
     let svc = running.service.clone();
-    let meta = svc.create_key(&admin(), aes256(true)).await.expect("create");
-    let (_, key) = svc.get_material(&admin(), &meta.id).await.expect("material");
+    let meta = svc
+        .create_key(&admin(), aes256(true))
+        .await
+        .expect("create");
+    let (_, key) = svc
+        .get_material(&admin(), &meta.id)
+        .await
+        .expect("material");
     assert_eq!(key.len(), 32);
     let marker = b"tape-vault-password-4f1c9a7e2b";
     let secret = svc
-        .register_secret(&admin(), Some("vault".into()), KeyMaterial::from_slice(marker), true)
+        .register_secret(
+            &admin(),
+            Some("vault".into()),
+            KeyMaterial::from_slice(marker),
+            true,
+        )
         .await
         .expect("secret");
     let key_bytes = key.expose_secret().to_vec();
     // The change log carries wrapped material only.
-    let log = svc.store().changes_since(&svc.store().replica_id().await.expect("replica"), 0, 1000).await.expect("log");
+    let log = svc
+        .store()
+        .changes_since(&svc.store().replica_id().await.expect("replica"), 0, 1000)
+        .await
+        .expect("log");
     for c in &log {
-        assert!(!contains(&c.payload, &key_bytes) && !contains(&c.payload, marker), "plaintext in change log");
-        assert!(!contains(&c.payload, hex::encode(&key_bytes).as_bytes()), "hex plaintext in change log");
+        assert!(
+            !contains(&c.payload, &key_bytes) && !contains(&c.payload, marker),
+            "plaintext in change log"
+        );
+        assert!(
+            !contains(&c.payload, hex::encode(&key_bytes).as_bytes()),
+            "hex plaintext in change log"
+        );
     }
     drop(svc);
     running.stop().await;
@@ -73,16 +106,34 @@ async fn key_survives_restart_and_store_holds_no_plaintext(rot: &str, store: &st
             raw.extend_from_slice(&wal);
         }
         assert!(raw.len() > 4096);
-        assert!(!contains(&raw, &key_bytes), "the 32 key bytes are in the SQLite file");
-        assert!(!contains(&raw, &key_bytes[..16]), "half the key is in the SQLite file");
+        assert!(
+            !contains(&raw, &key_bytes),
+            "the 32 key bytes are in the SQLite file"
+        );
+        assert!(
+            !contains(&raw, &key_bytes[..16]),
+            "half the key is in the SQLite file"
+        );
         assert!(!contains(&raw, marker), "the secret is in the SQLite file");
     }
 
     let running = clavis::node::start(&cfg).await.expect("restart");
-    let (meta2, key2) = running.service.get_material(&admin(), &meta.id).await.expect("material after restart");
+    let (meta2, key2) = running
+        .service
+        .get_material(&admin(), &meta.id)
+        .await
+        .expect("material after restart");
     assert_eq!(meta2.id, meta.id);
-    assert_eq!(key2.expose_secret(), &key_bytes[..], "key changed across restart");
-    let (_, secret2) = running.service.get_material(&admin(), &secret.id).await.expect("secret after restart");
+    assert_eq!(
+        key2.expose_secret(),
+        &key_bytes[..],
+        "key changed across restart"
+    );
+    let (_, secret2) = running
+        .service
+        .get_material(&admin(), &secret.id)
+        .await
+        .expect("secret after restart");
     assert_eq!(secret2.expose_secret(), marker);
     running.stop().await;
 }
@@ -91,42 +142,122 @@ async fn lifecycle_rules_hold_and_refusals_change_nothing(rot: &str, store: &str
     let s = setup(rot, store).await;
     let running = clavis::node::start(&s.node.config()).await.expect("start");
     let svc = running.service.clone();
-    let k = svc.create_key(&admin(), aes256(false)).await.expect("create");
+    let k = svc
+        .create_key(&admin(), aes256(false))
+        .await
+        .expect("create");
     assert_eq!(k.state, State::PreActive);
     let k = svc.activate(&admin(), &k.id).await.expect("activate");
     assert_eq!(k.state, State::Active);
     assert!(k.attributes.activation_date.is_some());
 
     let seq_before = svc.store().last_seq().await.expect("seq");
-    for refused in [svc.activate(&admin(), &k.id).await, svc.destroy(&admin(), &k.id).await] {
-        assert!(matches!(refused, Err(ServiceError::IllegalTransition { from: State::Active, .. })), "{refused:?}");
+    for refused in [
+        svc.activate(&admin(), &k.id).await,
+        svc.destroy(&admin(), &k.id).await,
+    ] {
+        assert!(
+            matches!(
+                refused,
+                Err(ServiceError::IllegalTransition {
+                    from: State::Active,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
     }
-    assert_eq!(svc.store().last_seq().await.expect("seq"), seq_before, "a refused transition was logged");
-    assert_eq!(svc.get(&admin(), &k.id).await.expect("get").state, State::Active);
+    assert_eq!(
+        svc.store().last_seq().await.expect("seq"),
+        seq_before,
+        "a refused transition was logged"
+    );
+    assert_eq!(
+        svc.get(&admin(), &k.id).await.expect("get").state,
+        State::Active
+    );
 
-    let k = svc.revoke(&admin(), &k.id, RevocationReason::Superseded, Some("rotated".into())).await.expect("revoke");
+    let k = svc
+        .revoke(
+            &admin(),
+            &k.id,
+            RevocationReason::Superseded,
+            Some("rotated".into()),
+        )
+        .await
+        .expect("revoke");
     assert_eq!(k.state, State::Deactivated);
-    assert!(svc.get_material(&admin(), &k.id).await.is_ok(), "deactivated keys still decrypt");
-    let k = svc.revoke(&admin(), &k.id, RevocationReason::KeyCompromise, None).await.expect("compromise");
+    assert!(
+        svc.get_material(&admin(), &k.id).await.is_ok(),
+        "deactivated keys still decrypt"
+    );
+    let k = svc
+        .revoke(&admin(), &k.id, RevocationReason::KeyCompromise, None)
+        .await
+        .expect("compromise");
     assert_eq!(k.state, State::Compromised);
     assert!(k.attributes.compromise_date.is_some());
     let k = svc.destroy(&admin(), &k.id).await.expect("destroy");
     assert_eq!(k.state, State::DestroyedCompromised);
-    assert!(matches!(svc.get_material(&admin(), &k.id).await, Err(ServiceError::Destroyed(_))));
-    let stored = svc.store().get_object(&k.id).await.expect("get").expect("metadata kept");
-    assert_eq!(stored.wrapped, None, "destroyed material must be gone from the store");
+    assert!(matches!(
+        svc.get_material(&admin(), &k.id).await,
+        Err(ServiceError::Destroyed(_))
+    ));
+    let stored = svc
+        .store()
+        .get_object(&k.id)
+        .await
+        .expect("get")
+        .expect("metadata kept");
+    assert_eq!(
+        stored.wrapped, None,
+        "destroyed material must be gone from the store"
+    );
 
     // Unknown and malformed IDs.
     let unknown = "01900000-0000-7000-8000-000000000000";
-    assert!(matches!(svc.get(&admin(), unknown).await, Err(ServiceError::NotFound(_))));
-    assert!(matches!(svc.activate(&admin(), unknown).await, Err(ServiceError::NotFound(_))));
-    assert!(matches!(svc.get(&admin(), "../../etc/passwd").await, Err(ServiceError::InvalidId(_))));
+    assert!(matches!(
+        svc.get(&admin(), unknown).await,
+        Err(ServiceError::NotFound(_))
+    ));
+    assert!(matches!(
+        svc.activate(&admin(), unknown).await,
+        Err(ServiceError::NotFound(_))
+    ));
+    assert!(matches!(
+        svc.get(&admin(), "../../etc/passwd").await,
+        Err(ServiceError::InvalidId(_))
+    ));
     // Bad create requests.
-    let bad_len = svc.create_key(&admin(), CreateKey { length: 192, ..aes256(false) }).await;
-    assert!(matches!(bad_len, Err(ServiceError::InvalidArgument(ref m)) if m.starts_with("length")), "{bad_len:?}");
-    let bad_name = svc.create_key(&admin(), CreateKey { name: Some("a\nb".into()), ..aes256(false) }).await;
-    assert!(matches!(bad_name, Err(ServiceError::InvalidArgument(ref m)) if m.starts_with("name")), "{bad_name:?}");
-    let empty = svc.register_secret(&admin(), None, KeyMaterial::new(Vec::new()), false).await;
+    let bad_len = svc
+        .create_key(
+            &admin(),
+            CreateKey {
+                length: 192,
+                ..aes256(false)
+            },
+        )
+        .await;
+    assert!(
+        matches!(bad_len, Err(ServiceError::InvalidArgument(ref m)) if m.starts_with("length")),
+        "{bad_len:?}"
+    );
+    let bad_name = svc
+        .create_key(
+            &admin(),
+            CreateKey {
+                name: Some("a\nb".into()),
+                ..aes256(false)
+            },
+        )
+        .await;
+    assert!(
+        matches!(bad_name, Err(ServiceError::InvalidArgument(ref m)) if m.starts_with("name")),
+        "{bad_name:?}"
+    );
+    let empty = svc
+        .register_secret(&admin(), None, KeyMaterial::new(Vec::new()), false)
+        .await;
     assert!(matches!(empty, Err(ServiceError::InvalidArgument(_))));
     let count = svc.status().await.expect("status").objects["total"];
     assert_eq!(count, 1, "refused requests created objects");
@@ -140,8 +271,18 @@ async fn swapped_blobs_do_not_unwrap(rot: &str, store: &str) {
     let svc = running.service.clone();
     let a = svc.create_key(&admin(), aes256(true)).await.expect("a");
     let b = svc.create_key(&admin(), aes256(true)).await.expect("b");
-    let mut obj_a = svc.store().get_object(&a.id).await.expect("get").expect("a");
-    let obj_b = svc.store().get_object(&b.id).await.expect("get").expect("b");
+    let mut obj_a = svc
+        .store()
+        .get_object(&a.id)
+        .await
+        .expect("get")
+        .expect("a");
+    let obj_b = svc
+        .store()
+        .get_object(&b.id)
+        .await
+        .expect("get")
+        .expect("b");
     // Someone with write access to the database copies b's wrapped key into a's row.
     let expected = obj_a.hlc;
     obj_a.wrapped = obj_b.wrapped.clone();
@@ -150,7 +291,11 @@ async fn swapped_blobs_do_not_unwrap(rot: &str, store: &str) {
     tx.update_object(&obj_a, expected).await.expect("update");
     tx.commit().await.expect("commit");
     let got = svc.get_material(&admin(), &a.id).await;
-    assert!(matches!(got, Err(ServiceError::Rot(RotError::UnwrapFailed(_)))), "{:?}", got.map(|_| ()));
+    assert!(
+        matches!(got, Err(ServiceError::Rot(RotError::UnwrapFailed(_)))),
+        "{:?}",
+        got.map(|_| ())
+    );
     assert!(svc.get_material(&admin(), &b.id).await.is_ok());
     drop(svc);
     running.stop().await;

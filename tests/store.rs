@@ -51,23 +51,46 @@ fn object(id: &str, state: State, name: Option<&str>, hlc: i64) -> StoredObject 
 
 async fn initialized(kind: &Kind) -> Store {
     let store = kind.open().await;
-    store.init_replica("replica-1", 1_700_000_000).await.expect("init replica");
+    store
+        .init_replica("replica-1", 1_700_000_000)
+        .await
+        .expect("init replica");
     store
 }
 
 async fn objects_round_trip(kind: Kind) {
     let store = initialized(&kind).await;
-    let mut obj = object(&clavis::keys::new_object_id(), State::PreActive, Some("k1"), 10);
-    obj.meta.attributes.custom.insert("x-owner".into(), "tapes".into());
+    let mut obj = object(
+        &clavis::keys::new_object_id(),
+        State::PreActive,
+        Some("k1"),
+        10,
+    );
+    obj.meta
+        .attributes
+        .custom
+        .insert("x-owner".into(), "tapes".into());
     let mut tx = store.begin_write("node-a").await.expect("begin");
     tx.insert_object(&obj).await.expect("insert");
     tx.commit().await.expect("commit");
-    assert_eq!(store.get_object(&obj.meta.id).await.expect("get"), Some(obj.clone()));
-    assert_eq!(store.get_object("01900000-0000-7000-8000-000000000000").await.expect("get"), None);
+    assert_eq!(
+        store.get_object(&obj.meta.id).await.expect("get"),
+        Some(obj.clone())
+    );
+    assert_eq!(
+        store
+            .get_object("01900000-0000-7000-8000-000000000000")
+            .await
+            .expect("get"),
+        None
+    );
     // Survives closing and reopening the database.
     store.close().await;
     let store = kind.open().await;
-    assert_eq!(store.get_object(&obj.meta.id).await.expect("get"), Some(obj));
+    assert_eq!(
+        store.get_object(&obj.meta.id).await.expect("get"),
+        Some(obj)
+    );
 }
 
 async fn every_change_is_logged_gap_free(kind: Kind) {
@@ -75,7 +98,10 @@ async fn every_change_is_logged_gap_free(kind: Kind) {
     let ids: Vec<String> = (0..5).map(|_| clavis::keys::new_object_id()).collect();
     for (i, id) in ids.iter().enumerate() {
         let mut tx = store.begin_write("node-a").await.expect("begin");
-        let seq = tx.insert_object(&object(id, State::PreActive, None, 100 + i as i64)).await.expect("insert");
+        let seq = tx
+            .insert_object(&object(id, State::PreActive, None, 100 + i as i64))
+            .await
+            .expect("insert");
         tx.commit().await.expect("commit");
         assert_eq!(seq, i as i64 + 1);
     }
@@ -86,16 +112,31 @@ async fn every_change_is_logged_gap_free(kind: Kind) {
     tx.commit().await.expect("commit");
 
     let log = store.changes_since("replica-1", 0, 100).await.expect("log");
-    assert_eq!(log.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        log.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
     assert_eq!(log[5].entity_id, ids[0]);
     assert_eq!(log[5].node_id, "node-b");
     assert_eq!(log[5].op, ChangeOp::Upsert);
     assert_eq!(log[5].hlc, 200);
-    let payload: serde_json::Value = serde_json::from_slice(&log[5].payload).expect("payload is JSON");
+    let payload: serde_json::Value =
+        serde_json::from_slice(&log[5].payload).expect("payload is JSON");
     assert_eq!(payload["meta"]["state"], "active");
     assert_eq!(store.last_seq().await.expect("last seq"), 6);
-    assert_eq!(store.changes_since("replica-1", 4, 1).await.expect("log").len(), 1);
-    assert!(store.changes_since("other-replica", 0, 100).await.expect("log").is_empty());
+    assert_eq!(
+        store
+            .changes_since("replica-1", 4, 1)
+            .await
+            .expect("log")
+            .len(),
+        1
+    );
+    assert!(store
+        .changes_since("other-replica", 0, 100)
+        .await
+        .expect("log")
+        .is_empty());
 }
 
 async fn rolled_back_changes_leave_no_log(kind: Kind) {
@@ -103,25 +144,37 @@ async fn rolled_back_changes_leave_no_log(kind: Kind) {
     let id = clavis::keys::new_object_id();
     {
         let mut tx = store.begin_write("node-a").await.expect("begin");
-        tx.insert_object(&object(&id, State::PreActive, None, 1)).await.expect("insert");
+        tx.insert_object(&object(&id, State::PreActive, None, 1))
+            .await
+            .expect("insert");
         // dropped without commit
     }
     assert_eq!(store.get_object(&id).await.expect("get"), None);
     assert_eq!(store.last_seq().await.expect("seq"), 0);
-    assert!(store.changes_since("replica-1", 0, 10).await.expect("log").is_empty());
+    assert!(store
+        .changes_since("replica-1", 0, 10)
+        .await
+        .expect("log")
+        .is_empty());
 }
 
 async fn stale_updates_conflict(kind: Kind) {
     let store = initialized(&kind).await;
     let id = clavis::keys::new_object_id();
     let mut tx = store.begin_write("node-a").await.expect("begin");
-    tx.insert_object(&object(&id, State::PreActive, None, 1)).await.expect("insert");
+    tx.insert_object(&object(&id, State::PreActive, None, 1))
+        .await
+        .expect("insert");
     tx.commit().await.expect("commit");
     let mut tx = store.begin_write("node-a").await.expect("begin");
-    tx.update_object(&object(&id, State::Active, None, 2), 1).await.expect("first update");
+    tx.update_object(&object(&id, State::Active, None, 2), 1)
+        .await
+        .expect("first update");
     tx.commit().await.expect("commit");
     let mut tx = store.begin_write("node-a").await.expect("begin");
-    let err = tx.update_object(&object(&id, State::Deactivated, None, 3), 1).await;
+    let err = tx
+        .update_object(&object(&id, State::Deactivated, None, 3), 1)
+        .await;
     assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
     drop(tx);
     let got = store.get_object(&id).await.expect("get").expect("exists");
@@ -134,33 +187,61 @@ async fn list_filters_and_pages(kind: Kind) {
     let mut ids = Vec::new();
     for i in 0..7 {
         let id = clavis::keys::new_object_id();
-        let state = if i % 2 == 0 { State::Active } else { State::PreActive };
+        let state = if i % 2 == 0 {
+            State::Active
+        } else {
+            State::PreActive
+        };
         let name = if i == 3 { Some("special") } else { None };
         let mut tx = store.begin_write("node-a").await.expect("begin");
-        tx.insert_object(&object(&id, state, name, i)).await.expect("insert");
+        tx.insert_object(&object(&id, state, name, i))
+            .await
+            .expect("insert");
         tx.commit().await.expect("commit");
         ids.push(id);
     }
-    let all = store.list_objects(&ListFilter::default()).await.expect("list");
-    assert_eq!(all.iter().map(|o| o.meta.id.clone()).collect::<Vec<_>>(), ids);
+    let all = store
+        .list_objects(&ListFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        all.iter().map(|o| o.meta.id.clone()).collect::<Vec<_>>(),
+        ids
+    );
     let active = store
-        .list_objects(&ListFilter { state: Some(State::Active), ..Default::default() })
+        .list_objects(&ListFilter {
+            state: Some(State::Active),
+            ..Default::default()
+        })
         .await
         .expect("list");
     assert_eq!(active.len(), 4);
     let named = store
-        .list_objects(&ListFilter { name: Some("special".into()), ..Default::default() })
+        .list_objects(&ListFilter {
+            name: Some("special".into()),
+            ..Default::default()
+        })
         .await
         .expect("list");
     assert_eq!(named.len(), 1);
     assert_eq!(named[0].meta.id, ids[3]);
     let page = store
-        .list_objects(&ListFilter { limit: Some(2), offset: Some(5), ..Default::default() })
+        .list_objects(&ListFilter {
+            limit: Some(2),
+            offset: Some(5),
+            ..Default::default()
+        })
         .await
         .expect("list");
-    assert_eq!(page.iter().map(|o| o.meta.id.clone()).collect::<Vec<_>>(), ids[5..7].to_vec());
+    assert_eq!(
+        page.iter().map(|o| o.meta.id.clone()).collect::<Vec<_>>(),
+        ids[5..7].to_vec()
+    );
     let secrets = store
-        .list_objects(&ListFilter { object_type: Some(ObjectType::SecretData), ..Default::default() })
+        .list_objects(&ListFilter {
+            object_type: Some(ObjectType::SecretData),
+            ..Default::default()
+        })
         .await
         .expect("list");
     assert!(secrets.is_empty());
@@ -170,10 +251,16 @@ async fn list_filters_and_pages(kind: Kind) {
 
 async fn replica_is_initialized_once(kind: Kind) {
     let store = kind.open().await;
-    assert!(matches!(store.replica_id().await, Err(StoreError::NotInitialized)));
+    assert!(matches!(
+        store.replica_id().await,
+        Err(StoreError::NotInitialized)
+    ));
     store.init_replica("replica-1", 1).await.expect("init");
     let again = store.init_replica("replica-2", 2).await;
-    assert!(matches!(again, Err(StoreError::AlreadyInitialized(ref r)) if r == "replica-1"), "{again:?}");
+    assert!(
+        matches!(again, Err(StoreError::AlreadyInitialized(ref r)) if r == "replica-1"),
+        "{again:?}"
+    );
     assert_eq!(store.replica_id().await.expect("id"), "replica-1");
 }
 
@@ -181,17 +268,32 @@ async fn node_records(kind: Kind) {
     let store = initialized(&kind).await;
     let mut tx = store.begin_write("node-a").await.expect("begin");
     tx.insert_master_key(
-        &MasterKeyRecord { id: "clavis-mk-1".into(), rot_kind: "pkcs11".into(), state: "active".into(), created_at: 5 },
+        &MasterKeyRecord {
+            id: "clavis-mk-1".into(),
+            rot_kind: "pkcs11".into(),
+            state: "active".into(),
+            created_at: 5,
+        },
         1,
     )
     .await
     .expect("master key");
-    tx.insert_api_token("t1", "admin", &[7u8; 32], 5, 2).await.expect("token");
-    tx.set_recovery_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", 5, 3).await.expect("recovery");
+    tx.insert_api_token("t1", "admin", &[7u8; 32], 5, 2)
+        .await
+        .expect("token");
+    tx.set_recovery_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", 5, 3)
+        .await
+        .expect("recovery");
     tx.commit().await.expect("commit");
     assert_eq!(store.master_keys().await.expect("mks").len(), 1);
-    assert_eq!(store.principal_for_token(&[7u8; 32]).await.expect("token"), Some("admin".into()));
-    assert_eq!(store.principal_for_token(&[8u8; 32]).await.expect("token"), None);
+    assert_eq!(
+        store.principal_for_token(&[7u8; 32]).await.expect("token"),
+        Some("admin".into())
+    );
+    assert_eq!(
+        store.principal_for_token(&[8u8; 32]).await.expect("token"),
+        None
+    );
     assert!(store.recovery_hash().await.expect("hash").is_some());
     let log = store.changes_since("replica-1", 0, 10).await.expect("log");
     assert_eq!(
@@ -207,8 +309,18 @@ async fn concurrent_writers_get_distinct_sequences(kind: Kind) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..25 {
-                let mut tx = store.begin_write(&format!("node-{t}")).await.expect("begin");
-                tx.insert_object(&object(&clavis::keys::new_object_id(), State::PreActive, None, i)).await.expect("insert");
+                let mut tx = store
+                    .begin_write(&format!("node-{t}"))
+                    .await
+                    .expect("begin");
+                tx.insert_object(&object(
+                    &clavis::keys::new_object_id(),
+                    State::PreActive,
+                    None,
+                    i,
+                ))
+                .await
+                .expect("insert");
                 tx.commit().await.expect("commit");
             }
         }));
@@ -216,8 +328,14 @@ async fn concurrent_writers_get_distinct_sequences(kind: Kind) {
     for t in tasks {
         t.await.expect("task");
     }
-    let log = store.changes_since("replica-1", 0, 1000).await.expect("log");
-    assert_eq!(log.iter().map(|c| c.seq).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
+    let log = store
+        .changes_since("replica-1", 0, 1000)
+        .await
+        .expect("log");
+    assert_eq!(
+        log.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        (1..=100).collect::<Vec<_>>()
+    );
 }
 
 macro_rules! on_both_backends {

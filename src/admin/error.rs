@@ -35,13 +35,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ServiceError::InvalidId(_) => (StatusCode::BAD_REQUEST, "invalid_id"),
             ServiceError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
-            ServiceError::IllegalTransition { .. } => (StatusCode::CONFLICT, "illegal_state_transition"),
+            ServiceError::IllegalTransition { .. } => {
+                (StatusCode::CONFLICT, "illegal_state_transition")
+            }
             ServiceError::Destroyed(_) => (StatusCode::GONE, "destroyed"),
             ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ServiceError::Contended(_) => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
             ServiceError::Rot(r) => match r {
-                RotError::UnwrapFailed(_) | RotError::MalformedEnvelope(_) | RotError::MasterKeyNotFound(_) => {
+                RotError::UnwrapFailed(_)
+                | RotError::MalformedEnvelope(_)
+                | RotError::MasterKeyNotFound(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "unwrap_failed")
                 }
                 _ => (StatusCode::SERVICE_UNAVAILABLE, "root_of_trust_unavailable"),
@@ -56,15 +60,23 @@ impl From<ServiceError> for ApiError {
             ServiceError::Rot(_) | ServiceError::Store(_) => {
                 tracing::error!(error = %e, "request failed in the node");
                 match code {
-                    "unwrap_failed" => "the stored key could not be unwrapped by the root of trust".to_owned(),
+                    "unwrap_failed" => {
+                        "the stored key could not be unwrapped by the root of trust".to_owned()
+                    }
                     "contended" => "the object is being changed concurrently; retry".to_owned(),
-                    "root_of_trust_unavailable" => "the root of trust (HSM) is unavailable".to_owned(),
+                    "root_of_trust_unavailable" => {
+                        "the root of trust (HSM) is unavailable".to_owned()
+                    }
                     _ => "the database is unavailable".to_owned(),
                 }
             }
             _ => e.to_string(),
         };
-        ApiError { status, code, message }
+        ApiError {
+            status,
+            code,
+            message,
+        }
     }
 }
 

@@ -20,18 +20,24 @@ where
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
             Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_json", e.body_text()),
-                JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::bad_request("invalid_json", e.body_text())
+                }
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::bad_request("malformed_json", e.body_text())
+                }
                 JsonRejection::MissingJsonContentType(_) => ApiError {
                     status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     code: "unsupported_media_type",
                     message: "send the body as JSON with Content-Type: application/json".into(),
                 },
-                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    code: "body_too_large",
-                    message: "the request body is larger than api.max_body_bytes".into(),
-                },
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError {
+                        status: StatusCode::PAYLOAD_TOO_LARGE,
+                        code: "body_too_large",
+                        message: "the request body is larger than api.max_body_bytes".into(),
+                    }
+                }
                 other => ApiError::bad_request("bad_body", other.body_text()),
             }),
         }

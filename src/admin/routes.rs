@@ -71,8 +71,15 @@ async fn not_found() -> ApiError {
 
 async fn healthz(AxState(st): AxState<ApiState>) -> (StatusCode, Json<serde_json::Value>) {
     let h = st.svc.rot().health();
-    let code = if h.ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(serde_json::json!({ "ok": h.ok, "root_of_trust": h.detail })))
+    let code = if h.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(serde_json::json!({ "ok": h.ok, "root_of_trust": h.detail })),
+    )
 }
 
 async fn status(_c: Caller, AxState(st): AxState<ApiState>) -> Result<Json<Status>, ApiError> {
@@ -103,11 +110,26 @@ async fn create_key(
     AxState(st): AxState<ApiState>,
     JsonBody(body): JsonBody<CreateKeyBody>,
 ) -> Result<(StatusCode, Json<ObjectMeta>), ApiError> {
-    let algorithm = Algorithm::parse(&body.algorithm)
-        .ok_or_else(|| ApiError::bad_request("invalid_argument", format!("algorithm: unsupported {:?}; supported: AES", truncate(&body.algorithm))))?;
+    let algorithm = Algorithm::parse(&body.algorithm).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_argument",
+            format!(
+                "algorithm: unsupported {:?}; supported: AES",
+                truncate(&body.algorithm)
+            ),
+        )
+    })?;
     let meta = st
         .svc
-        .create_key(&who, CreateKey { algorithm, length: body.length, name: body.name, activate: body.activate })
+        .create_key(
+            &who,
+            CreateKey {
+                algorithm,
+                length: body.length,
+                name: body.name,
+                activate: body.activate,
+            },
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(meta)))
 }
@@ -131,7 +153,10 @@ async fn register_secret(
         .decode(body.secret_b64.as_bytes())
         .map(KeyMaterial::new)
         .map_err(|_| ApiError::bad_request("invalid_argument", "secret_b64: not valid base64"))?;
-    let meta = st.svc.register_secret(&who, body.name, data, body.activate).await?;
+    let meta = st
+        .svc
+        .register_secret(&who, body.name, data, body.activate)
+        .await?;
     Ok((StatusCode::CREATED, Json(meta)))
 }
 
@@ -169,11 +194,23 @@ async fn list_keys(
             ApiError::bad_request("invalid_query", "type: one of symmetric_key, secret_data, private_key, public_key, certificate, opaque_object")
         })?),
     };
-    let filter = ListFilter { state, object_type, name: q.name, limit: q.limit, offset: q.offset };
-    Ok(Json(ListBody { objects: st.svc.list(&who, filter).await? }))
+    let filter = ListFilter {
+        state,
+        object_type,
+        name: q.name,
+        limit: q.limit,
+        offset: q.offset,
+    };
+    Ok(Json(ListBody {
+        objects: st.svc.list(&who, filter).await?,
+    }))
 }
 
-async fn get_key(Caller(who): Caller, AxState(st): AxState<ApiState>, Path(id): Path<String>) -> Result<Json<ObjectMeta>, ApiError> {
+async fn get_key(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<ObjectMeta>, ApiError> {
     Ok(Json(st.svc.get(&who, &id).await?))
 }
 
@@ -190,10 +227,18 @@ async fn get_material(
     Path(id): Path<String>,
 ) -> Result<Json<MaterialBody>, ApiError> {
     let (meta, material) = st.svc.get_material(&who, &id).await?;
-    Ok(Json(MaterialBody { id: meta.id, object_type: meta.object_type, material_b64: B64.encode(material.expose_secret()) }))
+    Ok(Json(MaterialBody {
+        id: meta.id,
+        object_type: meta.object_type,
+        material_b64: B64.encode(material.expose_secret()),
+    }))
 }
 
-async fn activate(Caller(who): Caller, AxState(st): AxState<ApiState>, Path(id): Path<String>) -> Result<Json<ObjectMeta>, ApiError> {
+async fn activate(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<ObjectMeta>, ApiError> {
     Ok(Json(st.svc.activate(&who, &id).await?))
 }
 
@@ -210,10 +255,16 @@ async fn revoke(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RevokeBody>,
 ) -> Result<Json<ObjectMeta>, ApiError> {
-    Ok(Json(st.svc.revoke(&who, &id, body.reason, body.message).await?))
+    Ok(Json(
+        st.svc.revoke(&who, &id, body.reason, body.message).await?,
+    ))
 }
 
-async fn destroy(Caller(who): Caller, AxState(st): AxState<ApiState>, Path(id): Path<String>) -> Result<Json<ObjectMeta>, ApiError> {
+async fn destroy(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<ObjectMeta>, ApiError> {
     Ok(Json(st.svc.destroy(&who, &id).await?))
 }
 

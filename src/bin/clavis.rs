@@ -16,7 +16,12 @@ use std::process::ExitCode;
 #[command(name = "clavis", version, about = "Administer a Clavis key manager")]
 struct Cli {
     /// Node API URL.
-    #[arg(long, env = "CLAVIS_SERVER", default_value = "https://127.0.0.1:8443", global = true)]
+    #[arg(
+        long,
+        env = "CLAVIS_SERVER",
+        default_value = "https://127.0.0.1:8443",
+        global = true
+    )]
     server: String,
     /// Cluster CA certificate (PEM) to trust; `clavisd init` writes it to DATA_DIR/ca.pem.
     #[arg(long, env = "CLAVIS_CA", global = true)]
@@ -133,7 +138,10 @@ enum SecretCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("clavis: cannot start the runtime: {e}");
@@ -169,26 +177,48 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .ca
         .clone()
         .context("no CA certificate: pass --ca DATA_DIR/ca.pem or set CLAVIS_CA")?;
-    let ca = std::fs::read_to_string(&ca_path).with_context(|| format!("cannot read CA file {}", ca_path.display()))?;
+    let ca = std::fs::read_to_string(&ca_path)
+        .with_context(|| format!("cannot read CA file {}", ca_path.display()))?;
     let mut client = ApiClient::new(&cli.server, &ca, None, token(&cli)?)?;
     let (method, path, body): (Method, String, Option<Value>) = match &cli.cmd {
         Cmd::Status => (Method::GET, "/v1/status".into(), None),
         Cmd::Key(k) => match k {
-            KeyCmd::Create { algorithm, length, name, activate } => (
+            KeyCmd::Create {
+                algorithm,
+                length,
+                name,
+                activate,
+            } => (
                 Method::POST,
                 "/v1/keys".into(),
-                Some(json!({"algorithm": algorithm, "length": length, "name": name, "activate": activate})),
+                Some(
+                    json!({"algorithm": algorithm, "length": length, "name": name, "activate": activate}),
+                ),
             ),
             KeyCmd::Get { id } => (Method::GET, format!("/v1/keys/{}", path_segment(id)?), None),
             KeyCmd::Material { id, format } => {
                 if format != "hex" && format != "base64" {
                     bail!("--format must be hex or base64");
                 }
-                (Method::GET, format!("/v1/keys/{}/material", path_segment(id)?), None)
+                (
+                    Method::GET,
+                    format!("/v1/keys/{}/material", path_segment(id)?),
+                    None,
+                )
             }
-            KeyCmd::List { state, object_type, name, limit, offset } => {
+            KeyCmd::List {
+                state,
+                object_type,
+                name,
+                limit,
+                offset,
+            } => {
                 let mut q = Vec::new();
-                for (k, v) in [("state", state.clone()), ("type", object_type.clone()), ("name", name.clone())] {
+                for (k, v) in [
+                    ("state", state.clone()),
+                    ("type", object_type.clone()),
+                    ("name", name.clone()),
+                ] {
                     if let Some(v) = v {
                         q.push(format!("{k}={}", percent(&v)));
                     }
@@ -199,24 +229,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 if let Some(o) = offset {
                     q.push(format!("offset={o}"));
                 }
-                let qs = if q.is_empty() { String::new() } else { format!("?{}", q.join("&")) };
+                let qs = if q.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", q.join("&"))
+                };
                 (Method::GET, format!("/v1/keys{qs}"), None)
             }
-            KeyCmd::Activate { id } => (Method::POST, format!("/v1/keys/{}/activate", path_segment(id)?), None),
-            KeyCmd::Revoke { id, reason, message } => (
+            KeyCmd::Activate { id } => (
+                Method::POST,
+                format!("/v1/keys/{}/activate", path_segment(id)?),
+                None,
+            ),
+            KeyCmd::Revoke {
+                id,
+                reason,
+                message,
+            } => (
                 Method::POST,
                 format!("/v1/keys/{}/revoke", path_segment(id)?),
                 Some(json!({"reason": reason, "message": message})),
             ),
-            KeyCmd::Destroy { id } => (Method::POST, format!("/v1/keys/{}/destroy", path_segment(id)?), None),
+            KeyCmd::Destroy { id } => (
+                Method::POST,
+                format!("/v1/keys/{}/destroy", path_segment(id)?),
+                None,
+            ),
         },
         Cmd::Secret(SecretCmd::Put { name, activate }) => {
             let mut data = zeroize::Zeroizing::new(Vec::new());
-            std::io::stdin().read_to_end(&mut data).context("cannot read the secret from standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut data)
+                .context("cannot read the secret from standard input")?;
             (
                 Method::POST,
                 "/v1/secrets".into(),
-                Some(json!({"name": name, "activate": activate, "secret_b64": B64.encode(&data[..])})),
+                Some(
+                    json!({"name": name, "activate": activate, "secret_b64": B64.encode(&data[..])}),
+                ),
             )
         }
     };
@@ -236,19 +286,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn print_human(cmd: &Cmd, status: StatusCode, v: &Value) -> anyhow::Result<()> {
     match cmd {
         Cmd::Status => {
-            println!("node        {} ({}), site {}", s(&v["node_name"]), s(&v["node_id"]), s(&v["site"]));
+            println!(
+                "node        {} ({}), site {}",
+                s(&v["node_name"]),
+                s(&v["node_id"]),
+                s(&v["site"])
+            );
             println!("version     {}", s(&v["version"]));
-            println!("root of trust {}  [{}]", s(&v["root_of_trust"]), s(&v["root_of_trust_detail"]));
+            println!(
+                "root of trust {}  [{}]",
+                s(&v["root_of_trust"]),
+                s(&v["root_of_trust_detail"])
+            );
             let ok = v["hsm_health"]["ok"].as_bool().unwrap_or(false);
-            println!("HSM health  {}  {}", if ok { "ok" } else { "FAILING" }, s(&v["hsm_health"]["detail"]));
-            println!("store       {}, change log at {}", s(&v["store"]), v["change_log_seq"]);
+            println!(
+                "HSM health  {}  {}",
+                if ok { "ok" } else { "FAILING" },
+                s(&v["hsm_health"]["detail"])
+            );
+            println!(
+                "store       {}, change log at {}",
+                s(&v["store"]),
+                v["change_log_seq"]
+            );
             if let Some(o) = v["objects"].as_object() {
                 let parts: Vec<String> = o.iter().map(|(k, n)| format!("{k} {n}")).collect();
                 println!("objects     {}", parts.join(", "));
             }
         }
         Cmd::Key(KeyCmd::Material { format, .. }) => {
-            let raw = B64.decode(s(&v["material_b64"])).context("server sent invalid base64")?;
+            let raw = B64
+                .decode(s(&v["material_b64"]))
+                .context("server sent invalid base64")?;
             let raw = zeroize::Zeroizing::new(raw);
             if format == "hex" {
                 println!("{}", hex::encode(&raw[..]));
@@ -258,7 +327,10 @@ fn print_human(cmd: &Cmd, status: StatusCode, v: &Value) -> anyhow::Result<()> {
         }
         Cmd::Key(KeyCmd::List { .. }) => {
             let objs = v["objects"].as_array().cloned().unwrap_or_default();
-            println!("{:<36}  {:<13}  {:<10}  {:<21}  NAME", "ID", "TYPE", "ALG/LEN", "STATE");
+            println!(
+                "{:<36}  {:<13}  {:<10}  {:<21}  NAME",
+                "ID", "TYPE", "ALG/LEN", "STATE"
+            );
             for o in &objs {
                 println!(
                     "{:<36}  {:<13}  {:<10}  {:<21}  {}",
@@ -269,7 +341,11 @@ fn print_human(cmd: &Cmd, status: StatusCode, v: &Value) -> anyhow::Result<()> {
                     o["name"].as_str().unwrap_or("")
                 );
             }
-            println!("({} object{})", objs.len(), if objs.len() == 1 { "" } else { "s" });
+            println!(
+                "({} object{})",
+                objs.len(),
+                if objs.len() == 1 { "" } else { "s" }
+            );
         }
         _ => {
             if status == StatusCode::CREATED {
@@ -315,6 +391,12 @@ fn path_segment(id: &str) -> anyhow::Result<&str> {
 
 fn percent(v: &str) -> String {
     v.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }

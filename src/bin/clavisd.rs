@@ -45,7 +45,9 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = match &cli.cmd {
-        Cmd::Init { config, .. } | Cmd::Run { config } | Cmd::CheckConfig { config } => config.clone(),
+        Cmd::Init { config, .. } | Cmd::Run { config } | Cmd::CheckConfig { config } => {
+            config.clone()
+        }
     };
     let cfg = match Config::load(&config_path) {
         Ok(c) => c,
@@ -55,7 +57,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cfg);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("clavisd: cannot start the runtime: {e}");
@@ -64,10 +69,18 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.cmd {
-            Cmd::Init { admin_token_out, .. } => init(&cfg, admin_token_out.as_deref()).await,
+            Cmd::Init {
+                admin_token_out, ..
+            } => init(&cfg, admin_token_out.as_deref()).await,
             Cmd::Run { .. } => run(&cfg).await,
             Cmd::CheckConfig { .. } => {
-                println!("config ok: node {} (site {}), store {}, API on {}", cfg.node.name, cfg.node.site, cfg.store_url(), cfg.api.listen);
+                println!(
+                    "config ok: node {} (site {}), store {}, API on {}",
+                    cfg.node.name,
+                    cfg.node.site,
+                    cfg.store_url(),
+                    cfg.api.listen
+                );
                 Ok(())
             }
         }
@@ -85,7 +98,9 @@ fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLAVIS_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.log.format == "json" {
         builder.json().init();
     } else {
@@ -94,7 +109,9 @@ fn init_logging(cfg: &Config) {
 }
 
 async fn init(cfg: &Config, token_out: Option<&Path>) -> anyhow::Result<()> {
-    let out = clavis::node::init(cfg).await.context("initialization failed")?;
+    let out = clavis::node::init(cfg)
+        .await
+        .context("initialization failed")?;
     if let Some(path) = token_out {
         clavis::rot::software::write_atomically(path, out.admin_token.expose_secret().as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -106,16 +123,24 @@ async fn init(cfg: &Config, token_out: Option<&Path>) -> anyhow::Result<()> {
     writeln!(o, "  master key:     {}", out.master_key)?;
     writeln!(o, "  cluster CA:     {}", out.ca_path.display())?;
     writeln!(o)?;
-    writeln!(o, "Administrator API token (user `admin`); shown once, store it safely:")?;
+    writeln!(
+        o,
+        "Administrator API token (user `admin`); shown once, store it safely:"
+    )?;
     writeln!(o, "  {}", out.admin_token.expose_secret())?;
     writeln!(o)?;
-    writeln!(o, "Recovery passphrase; shown once, kept only as a hash. Write it down and lock it away:")?;
+    writeln!(
+        o,
+        "Recovery passphrase; shown once, kept only as a hash. Write it down and lock it away:"
+    )?;
     writeln!(o, "  {}", out.recovery_passphrase.expose_secret())?;
     Ok(())
 }
 
 async fn run(cfg: &Config) -> anyhow::Result<()> {
-    let node = clavis::node::start(cfg).await.context("cannot start the node")?;
+    let node = clavis::node::start(cfg)
+        .await
+        .context("cannot start the node")?;
     {
         let mut o = std::io::stdout().lock();
         writeln!(o, "clavisd: serving API on https://{}", node.api_addr)?;
@@ -136,4 +161,3 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     }
     Ok(())
 }
-

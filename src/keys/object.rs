@@ -105,7 +105,10 @@ pub enum RevocationReason {
 impl RevocationReason {
     /// True for the reasons that mean compromise.
     pub fn is_compromise(self) -> bool {
-        matches!(self, RevocationReason::KeyCompromise | RevocationReason::CaCompromise)
+        matches!(
+            self,
+            RevocationReason::KeyCompromise | RevocationReason::CaCompromise
+        )
     }
 }
 
@@ -186,7 +189,10 @@ mod tests {
         let a = new_object_id();
         let b = new_object_id();
         assert!(is_valid_object_id(&a));
-        assert_eq!(uuid::Uuid::parse_str(&a).map(|u| u.get_version_num()).ok(), Some(7));
+        assert_eq!(
+            uuid::Uuid::parse_str(&a).map(|u| u.get_version_num()).ok(),
+            Some(7)
+        );
         assert!(a < b);
         assert!(!is_valid_object_id("not-a-uuid"));
         assert!(!is_valid_object_id("../../etc/passwd"));
@@ -194,7 +200,14 @@ mod tests {
 
     #[test]
     fn type_names_round_trip() {
-        for t in ["symmetric_key", "secret_data", "private_key", "public_key", "certificate", "opaque_object"] {
+        for t in [
+            "symmetric_key",
+            "secret_data",
+            "private_key",
+            "public_key",
+            "certificate",
+            "opaque_object",
+        ] {
             assert_eq!(ObjectType::parse(t).map(|x| x.as_str()), Some(t));
         }
         assert_eq!(Algorithm::parse("aes"), Some(Algorithm::Aes));

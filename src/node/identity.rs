@@ -28,7 +28,8 @@ impl NodeFile {
             )));
         }
         let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
-        serde_json::from_str(&text).map_err(|e| NodeError::Other(format!("{}: {e}", path.display())))
+        serde_json::from_str(&text)
+            .map_err(|e| NodeError::Other(format!("{}: {e}", path.display())))
     }
 
     /// Writes `node.json` atomically.

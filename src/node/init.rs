@@ -59,8 +59,21 @@ pub async fn init(cfg: &Config) -> Result<InitOutput, NodeError> {
     rot.ensure_signing_key()?;
 
     let ca = new_cluster_ca(&cfg.node.name)?;
-    let ca_cred = wrap_credential(rot.as_ref(), &master_key, CA_CREDENTIAL_ID, "ca", &ca.cert_pem, &ca.key_pkcs8, now)?;
-    let node_cert = issue(&ca.cert_pem, &ca.key_pkcs8, &cfg.api.tls_names, CertRole::Node)?;
+    let ca_cred = wrap_credential(
+        rot.as_ref(),
+        &master_key,
+        CA_CREDENTIAL_ID,
+        "ca",
+        &ca.cert_pem,
+        &ca.key_pkcs8,
+        now,
+    )?;
+    let node_cert = issue(
+        &ca.cert_pem,
+        &ca.key_pkcs8,
+        &cfg.api.tls_names,
+        CertRole::Node,
+    )?;
     let node_cred = wrap_credential(
         rot.as_ref(),
         &master_key,
@@ -100,14 +113,21 @@ pub async fn init(cfg: &Config) -> Result<InitOutput, NodeError> {
     .await?;
     tx.insert_credential(&ca_cred, to_db(hlc.now())).await?;
     tx.insert_credential(&node_cred, to_db(hlc.now())).await?;
-    tx.insert_api_token(&uuid::Uuid::now_v7().to_string(), INITIAL_ADMIN, &token_hash, now, to_db(hlc.now()))
-        .await?;
+    tx.insert_api_token(
+        &uuid::Uuid::now_v7().to_string(),
+        INITIAL_ADMIN,
+        &token_hash,
+        now,
+        to_db(hlc.now()),
+    )
+    .await?;
     tx.set_recovery_hash(&phc, now, to_db(hlc.now())).await?;
     tx.commit().await?;
     store.close().await;
 
     let ca_path = data_dir.join("ca.pem");
-    crate::rot::software::write_atomically(&ca_path, ca.cert_pem.as_bytes()).map_err(io_err(&ca_path))?;
+    crate::rot::software::write_atomically(&ca_path, ca.cert_pem.as_bytes())
+        .map_err(io_err(&ca_path))?;
     NodeFile {
         node_id: node_id.clone(),
         replica_id: replica_id.clone(),

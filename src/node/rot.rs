@@ -31,7 +31,11 @@ pub fn open_rot(cfg: &Config, create: bool) -> Result<Arc<dyn RootOfTrust>, Node
     }
 }
 
-fn software_passphrase(cfg: &Config, s: &SoftwareRotConfig, create: bool) -> Result<SecretString, NodeError> {
+fn software_passphrase(
+    cfg: &Config,
+    s: &SoftwareRotConfig,
+    create: bool,
+) -> Result<SecretString, NodeError> {
     if let Ok(p) = std::env::var(&s.passphrase_env) {
         if !p.is_empty() {
             return Ok(SecretString::from(p));
@@ -54,7 +58,10 @@ fn software_passphrase(cfg: &Config, s: &SoftwareRotConfig, create: bool) -> Res
     let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
     let pass = text.trim().to_owned();
     if pass.is_empty() {
-        return Err(NodeError::Other(format!("{}: the passphrase file is empty", path.display())));
+        return Err(NodeError::Other(format!(
+            "{}: the passphrase file is empty",
+            path.display()
+        )));
     }
     Ok(SecretString::from(pass))
 }

@@ -46,7 +46,10 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         )));
     }
     let node = store.node(&node_file.node_id).await?.ok_or_else(|| {
-        NodeError::Other(format!("node {} is not registered in the database", node_file.node_id))
+        NodeError::Other(format!(
+            "node {} is not registered in the database",
+            node_file.node_id
+        ))
     })?;
     let service = Arc::new(
         KeyService::open(
@@ -66,22 +69,27 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         .await?
         .ok_or_else(|| NodeError::Other("the cluster CA is missing from the database".into()))?;
     let tls_id = node_tls_credential_id(&node.id);
-    let cred = store
-        .credential(&tls_id)
-        .await?
-        .ok_or_else(|| NodeError::Other(format!("the node's TLS credential {tls_id} is missing")))?;
+    let cred = store.credential(&tls_id).await?.ok_or_else(|| {
+        NodeError::Other(format!("the node's TLS credential {tls_id} is missing"))
+    })?;
     let key = rot.unwrap(&WrappedKey::from_bytes(&cred.wrapped_key)?, &tls_id)?;
     let tls = server_config(&ca.cert_pem, &cred.cert_pem, &key, ClientAuth::Optional)?;
     drop(key);
 
     let listener = tokio::net::TcpListener::bind(cfg.api.listen)
         .await
-        .map_err(|source| NodeError::Io { path: format!("api.listen {}", cfg.api.listen), source })?;
-    let api_addr = listener
-        .local_addr()
-        .map_err(|source| NodeError::Io { path: "api.listen".into(), source })?;
+        .map_err(|source| NodeError::Io {
+            path: format!("api.listen {}", cfg.api.listen),
+            source,
+        })?;
+    let api_addr = listener.local_addr().map_err(|source| NodeError::Io {
+        path: "api.listen".into(),
+        source,
+    })?;
     let (tx, rx) = oneshot::channel::<()>();
-    let state = ApiState { svc: service.clone() };
+    let state = ApiState {
+        svc: service.clone(),
+    };
     let max_body = cfg.api.max_body_bytes;
     let task = tokio::spawn(async move {
         serve(listener, tls, state, max_body, async {
@@ -90,5 +98,10 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         .await;
     });
     tracing::info!(node_id = %node.id, api = %api_addr, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
-    Ok(RunningNode { api_addr, service, shutdown: Some(tx), task })
+    Ok(RunningNode {
+        api_addr,
+        service,
+        shutdown: Some(tx),
+        task,
+    })
 }

@@ -121,7 +121,13 @@ mod tests {
 
     #[test]
     fn malformed_envelopes_are_refused() {
-        for bad in [&b""[..], b"XX\x01\x01\x01a", b"CW\x02\x01\x01ab", b"CW\x01\x09\x01ab", b"CW\x01\x01\x05ab"] {
+        for bad in [
+            &b""[..],
+            b"XX\x01\x01\x01a",
+            b"CW\x02\x01\x01ab",
+            b"CW\x01\x09\x01ab",
+            b"CW\x01\x01\x05ab",
+        ] {
             assert!(WrappedKey::from_bytes(bad).is_err(), "{bad:?}");
         }
     }

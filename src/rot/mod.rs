@@ -86,7 +86,9 @@ pub enum RotError {
     #[error("no token {0} found in any slot of the PKCS#11 module")]
     TokenNotFound(String),
     /// The HSM rejected the user PIN.
-    #[error("the HSM rejected the user PIN (CKR_PIN_INCORRECT); check root_of_trust.pin / pin_env")]
+    #[error(
+        "the HSM rejected the user PIN (CKR_PIN_INCORRECT); check root_of_trust.pin / pin_env"
+    )]
     BadPin,
     /// The PIN is locked in the token.
     #[error("the HSM user PIN is locked (CKR_PIN_LOCKED)")]

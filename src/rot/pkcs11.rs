@@ -19,8 +19,10 @@
 //!
 //! # Handles
 //! Object handles are valid across all sessions of one application, so master-key
-//! handles are looked up by label once and cached; a handle the token no longer
-//! recognises is evicted from the cache.
+//! and signing-key handles are looked up by label once and cached. Closing the
+//! application's last session invalidates them (SoftHSM2 does), so the cache is
+//! dropped whenever a session is discarded or the token calls a handle invalid, and
+//! the failed call is retried once on a fresh lookup.
 //!
 //! Errors name the PKCS#11 function that failed; none carries the PIN or key bytes.
 
@@ -40,7 +42,9 @@ use cryptoki::types::AuthPin;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::profile::{resolve_module_path, HsmProfile, ProfileWrapMechanism};
+use super::profile::{
+    resolve_module_path, HsmProfile, ProfileWrapMechanism, MAX_SESSION_POOL_SIZE,
+};
 use super::{
     binding_tag, Health, MasterKeyId, RootOfTrust, RotError, RotKind, WrapMechanism, WrappedKey,
     BINDING_TAG_LEN,
@@ -70,9 +74,11 @@ const GCM_TAG_LEN: usize = 16;
 const MAX_MASTER_KEY_ID_LEN: usize = 255;
 
 /// A root of trust in an HSM reached through a PKCS#11 module.
+///
+/// Dropping it closes its sessions (the token forgets the login when the
+/// application's last session closes). The module is not finalized: another user
+/// in the process, such as a second root of trust on another token, may share it.
 pub struct Pkcs11Rot {
-    /// Kept so the module stays loaded for the lifetime of the root of trust.
-    _ctx: Pkcs11,
     module_path: PathBuf,
     token_label: String,
     profile: HsmProfile,
@@ -113,10 +119,10 @@ impl Pkcs11Rot {
             )));
         }
         let pool_size = cfg.session_pool_size.unwrap_or(profile.session_pool_size);
-        if pool_size == 0 {
-            return Err(RotError::Unsupported(
-                "root_of_trust.session_pool_size must be at least 1".into(),
-            ));
+        if pool_size == 0 || pool_size > MAX_SESSION_POOL_SIZE {
+            return Err(RotError::Unsupported(format!(
+                "root_of_trust.session_pool_size must be between 1 and {MAX_SESSION_POOL_SIZE}"
+            )));
         }
         let pin = read_pin(cfg)?;
         let module_path = match &cfg.module {
@@ -138,9 +144,8 @@ impl Pkcs11Rot {
         if profile.quirks.check_mechanisms {
             check_mechanism(&ctx, slot, profile.wrap_mechanism)?;
         }
-        let pool = SessionPool::open(ctx.clone(), slot, pin, pool_size)?;
+        let pool = SessionPool::open(ctx, slot, pin, pool_size)?;
         Ok(Pkcs11Rot {
-            _ctx: ctx,
             module_path,
             token_label: cfg.token_label.clone(),
             profile,

@@ -111,9 +111,11 @@ pub struct HsmQuirks {
     /// session objects. Default true.
     #[serde(default = "yes")]
     pub session_objects_for_temporary_keys: bool,
-    /// In `aes-gcm` mode, let the HSM generate the IV (it writes it into the
-    /// mechanism parameters) instead of supplying one from `C_GenerateRandom`. Some
-    /// HSMs in FIPS mode refuse caller-chosen GCM IVs. Default false.
+    /// In `aes-gcm` mode, let the HSM choose the IV instead of drawing one with
+    /// `C_GenerateRandom`: Clavis passes a zeroed 12-byte IV buffer and stores what the
+    /// HSM wrote into it (`CK_GCM_PARAMS.pIv`). AWS CloudHSM documents that it always
+    /// does this. Whatever the setting, the IV is read back after `C_Encrypt`, so an
+    /// HSM that overwrites a supplied IV is handled too. Default false.
     #[serde(default)]
     pub gcm_iv_from_hsm: bool,
     /// At startup, ask the token (`C_GetMechanismInfo`) whether it offers the
@@ -295,6 +297,25 @@ mod tests {
         assert!(d.contains("module"), "{d}");
         let d = detail(parse("module = \"/x.so\"\nwrap_mechanism = \"aes-gcm\"\n"));
         assert!(d.contains("name"), "{d}");
+    }
+
+    #[test]
+    fn shipped_profiles_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hsm-profiles");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let p = HsmProfile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(
+                    path.file_stem().and_then(|s| s.to_str()),
+                    Some(p.name.as_str()),
+                    "a profile's name matches its file name"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "the softhsm2 and generic profiles are present");
     }
 
     #[test]

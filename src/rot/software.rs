@@ -170,8 +170,8 @@ impl SoftwareRot {
     /// Opens an existing sealed file with its passphrase.
     pub fn open(path: &Path, passphrase: SecretString) -> Result<SoftwareRot, RotError> {
         let text = std::fs::read_to_string(path).map_err(|e| sealed_err(path, &e.to_string()))?;
-        let file: SealedFile =
-            serde_json::from_str(&text).map_err(|e| sealed_err(path, &format!("not a sealed file: {e}")))?;
+        let file: SealedFile = serde_json::from_str(&text)
+            .map_err(|e| sealed_err(path, &format!("not a sealed file: {e}")))?;
         if file.format != FORMAT || file.kdf != "argon2id" {
             return Err(sealed_err(path, "unknown format"));
         }
@@ -182,13 +182,27 @@ impl SoftwareRot {
         let salt = decode(&file.salt, "salt")?;
         let nonce = decode(&file.nonce, "nonce")?;
         let ciphertext = decode(&file.ciphertext, "ciphertext")?;
-        let kek = derive_kek(&passphrase, &salt, file.m_cost_kib, file.t_cost, file.p_cost)
-            .map_err(|d| sealed_err(path, d))?;
-        let cipher = Aes256Gcm::new_from_slice(&kek[..]).map_err(|_| RotError::Crypto("AES-256-GCM key"))?;
-        let nonce = Nonce::<Aes256Gcm>::try_from(&nonce[..]).map_err(|_| sealed_err(path, "bad nonce length"))?;
+        let kek = derive_kek(
+            &passphrase,
+            &salt,
+            file.m_cost_kib,
+            file.t_cost,
+            file.p_cost,
+        )
+        .map_err(|d| sealed_err(path, d))?;
+        let cipher =
+            Aes256Gcm::new_from_slice(&kek[..]).map_err(|_| RotError::Crypto("AES-256-GCM key"))?;
+        let nonce = Nonce::<Aes256Gcm>::try_from(&nonce[..])
+            .map_err(|_| sealed_err(path, "bad nonce length"))?;
         let plain = Zeroizing::new(
             cipher
-                .decrypt(&nonce, Payload { msg: &ciphertext, aad: AAD })
+                .decrypt(
+                    &nonce,
+                    Payload {
+                        msg: &ciphertext,
+                        aad: AAD,
+                    },
+                )
                 .map_err(|_| RotError::BadPassphrase(path.display().to_string()))?,
         );
         let secrets = Secrets::decode(&plain).map_err(|d| sealed_err(path, d))?;
@@ -206,10 +220,17 @@ impl SoftwareRot {
         fill_random(&mut nonce)?;
         let kek = derive_kek(&self.passphrase, &salt, M_COST_KIB, T_COST, P_COST)
             .map_err(|d| sealed_err(&self.path, d))?;
-        let cipher = Aes256Gcm::new_from_slice(&kek[..]).map_err(|_| RotError::Crypto("AES-256-GCM key"))?;
+        let cipher =
+            Aes256Gcm::new_from_slice(&kek[..]).map_err(|_| RotError::Crypto("AES-256-GCM key"))?;
         let plain = secrets.encode();
         let ciphertext = cipher
-            .encrypt(&Nonce::<Aes256Gcm>::from(nonce), Payload { msg: &plain, aad: AAD })
+            .encrypt(
+                &Nonce::<Aes256Gcm>::from(nonce),
+                Payload {
+                    msg: &plain,
+                    aad: AAD,
+                },
+            )
             .map_err(|_| RotError::Crypto("AES-256-GCM seal"))?;
         let file = SealedFile {
             format: FORMAT.into(),
@@ -221,16 +242,21 @@ impl SoftwareRot {
             nonce: B64.encode(nonce),
             ciphertext: B64.encode(ciphertext),
         };
-        let json = serde_json::to_vec_pretty(&file).map_err(|_| RotError::Crypto("serialize sealed file"))?;
+        let json = serde_json::to_vec_pretty(&file)
+            .map_err(|_| RotError::Crypto("serialize sealed file"))?;
         write_atomically(&self.path, &json).map_err(|e| sealed_err(&self.path, &e.to_string()))
     }
 
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, Secrets>, RotError> {
-        self.secrets.read().map_err(|_| RotError::Crypto("secrets lock poisoned"))
+        self.secrets
+            .read()
+            .map_err(|_| RotError::Crypto("secrets lock poisoned"))
     }
 
     fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, Secrets>, RotError> {
-        self.secrets.write().map_err(|_| RotError::Crypto("secrets lock poisoned"))
+        self.secrets
+            .write()
+            .map_err(|_| RotError::Crypto("secrets lock poisoned"))
     }
 }
 
@@ -291,7 +317,9 @@ impl RootOfTrust for SoftwareRot {
 
     fn generate_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
         if id.0.len() > 64 {
-            return Err(RotError::Unsupported("master key IDs are at most 64 bytes".into()));
+            return Err(RotError::Unsupported(
+                "master key IDs are at most 64 bytes".into(),
+            ));
         }
         let mut guard = self.write()?;
         if guard.master_keys.iter().any(|m| &m.id == id) {
@@ -299,7 +327,10 @@ impl RootOfTrust for SoftwareRot {
         }
         let mut key = Zeroizing::new([0u8; 32]);
         fill_random(&mut key[..])?;
-        guard.master_keys.push(MasterKey { id: id.clone(), key });
+        guard.master_keys.push(MasterKey {
+            id: id.clone(),
+            key,
+        });
         if let Err(e) = self.seal(&guard) {
             guard.master_keys.pop();
             return Err(e);
@@ -311,13 +342,19 @@ impl RootOfTrust for SoftwareRot {
         Ok(self.read()?.master_keys.iter().any(|m| &m.id == id))
     }
 
-    fn wrap(&self, master: &MasterKeyId, object_id: &str, key: &KeyMaterial) -> Result<WrappedKey, RotError> {
+    fn wrap(
+        &self,
+        master: &MasterKeyId,
+        object_id: &str,
+        key: &KeyMaterial,
+    ) -> Result<WrappedKey, RotError> {
         let guard = self.read()?;
         let mk = guard.master(master)?;
         let mut input = Zeroizing::new(Vec::with_capacity(key.len() + BINDING_TAG_LEN));
         input.extend_from_slice(key.expose_secret());
         input.extend_from_slice(&binding_tag(object_id));
-        let kwp = KwpAes256::new_from_slice(&mk.key[..]).map_err(|_| RotError::Crypto("KWP key"))?;
+        let kwp =
+            KwpAes256::new_from_slice(&mk.key[..]).map_err(|_| RotError::Crypto("KWP key"))?;
         let mut out = vec![0u8; input.len().div_ceil(8) * 8 + 8];
         let len = kwp
             .wrap_key(&input, &mut out)
@@ -333,7 +370,9 @@ impl RootOfTrust for SoftwareRot {
 
     fn unwrap(&self, wrapped: &WrappedKey, object_id: &str) -> Result<KeyMaterial, RotError> {
         if wrapped.mechanism != WrapMechanism::AesKeyWrapPad {
-            return Err(RotError::Unsupported("the software root of trust wraps with AES-KWP only".into()));
+            return Err(RotError::Unsupported(
+                "the software root of trust wraps with AES-KWP only".into(),
+            ));
         }
         let guard = self.read()?;
         let mk = guard.master(&wrapped.master_key_id)?;
@@ -341,9 +380,12 @@ impl RootOfTrust for SoftwareRot {
         if wrapped.ciphertext.len() < 16 {
             return Err(fail());
         }
-        let kwp = KwpAes256::new_from_slice(&mk.key[..]).map_err(|_| RotError::Crypto("KWP key"))?;
+        let kwp =
+            KwpAes256::new_from_slice(&mk.key[..]).map_err(|_| RotError::Crypto("KWP key"))?;
         let mut buf = Zeroizing::new(vec![0u8; wrapped.ciphertext.len() - 8]);
-        let plain = kwp.unwrap_key(&wrapped.ciphertext, &mut buf).map_err(|_| fail())?;
+        let plain = kwp
+            .unwrap_key(&wrapped.ciphertext, &mut buf)
+            .map_err(|_| fail())?;
         if plain.len() < BINDING_TAG_LEN {
             return Err(fail());
         }
@@ -399,7 +441,10 @@ impl RootOfTrust for SoftwareRot {
         match self.read() {
             Ok(s) => Health {
                 ok: true,
-                detail: format!("software root of trust, {} master key(s) loaded", s.master_keys.len()),
+                detail: format!(
+                    "software root of trust, {} master key(s) loaded",
+                    s.master_keys.len()
+                ),
             },
             Err(e) => Health {
                 ok: false,

@@ -15,7 +15,10 @@ pub const TOKEN_PREFIX: &str = "clv1_";
 
 /// A fresh API token (the secret) and the hash to store.
 pub fn new_token(random32: &KeyMaterial) -> (String, Vec<u8>) {
-    let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(random32.expose_secret()));
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(random32.expose_secret())
+    );
     let hash = token_hash(&token);
     (token, hash)
 }
@@ -27,14 +30,21 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 
 impl KeyService {
     /// The principal a bearer token belongs to, or [`ServiceError::Unauthenticated`].
-    pub async fn authenticate_token(&self, token: &str, source: Option<String>) -> Result<Principal, ServiceError> {
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        source: Option<String>,
+    ) -> Result<Principal, ServiceError> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(ServiceError::Unauthenticated);
         }
         match self.store.principal_for_token(&token_hash(token)).await? {
             Some(name) => Ok(Principal { name, source }),
             None => {
-                tracing::warn!(source = source.as_deref().unwrap_or("-"), "rejected API token");
+                tracing::warn!(
+                    source = source.as_deref().unwrap_or("-"),
+                    "rejected API token"
+                );
                 Err(ServiceError::Unauthenticated)
             }
         }

@@ -73,7 +73,11 @@ pub struct KeyService {
 impl KeyService {
     /// Opens the service on an initialized store; checks that the active master key
     /// is present in the root of trust.
-    pub async fn open(rot: Arc<dyn RootOfTrust>, store: Store, node: NodeIdentity) -> Result<KeyService, ServiceError> {
+    pub async fn open(
+        rot: Arc<dyn RootOfTrust>,
+        store: Store,
+        node: NodeIdentity,
+    ) -> Result<KeyService, ServiceError> {
         let active = store
             .master_keys()
             .await?
@@ -83,7 +87,9 @@ impl KeyService {
             .ok_or(StoreError::NotInitialized)?;
         let master_key = MasterKeyId(active.id);
         if !rot.has_master_key(&master_key)? {
-            return Err(ServiceError::Rot(crate::rot::RotError::MasterKeyNotFound(master_key)));
+            return Err(ServiceError::Rot(crate::rot::RotError::MasterKeyNotFound(
+                master_key,
+            )));
         }
         Ok(KeyService {
             rot,
@@ -115,7 +121,11 @@ impl KeyService {
     }
 
     /// Creates a symmetric key from the root of trust's random generator.
-    pub async fn create_key(&self, who: &Principal, req: CreateKey) -> Result<ObjectMeta, ServiceError> {
+    pub async fn create_key(
+        &self,
+        who: &Principal,
+        req: CreateKey,
+    ) -> Result<ObjectMeta, ServiceError> {
         if !req.algorithm.allowed_lengths().contains(&req.length) {
             return Err(ServiceError::InvalidArgument(format!(
                 "length: {} keys are {:?} bits long, not {}",
@@ -127,7 +137,14 @@ impl KeyService {
         check_name(req.name.as_deref())?;
         let material = self.rot.random(req.length as usize / 8)?;
         let meta = self
-            .insert_new(ObjectType::SymmetricKey, Some(req.algorithm), Some(req.length), req.name, req.activate, &material)
+            .insert_new(
+                ObjectType::SymmetricKey,
+                Some(req.algorithm),
+                Some(req.length),
+                req.name,
+                req.activate,
+                &material,
+            )
             .await?;
         tracing::info!(principal = %who.name, action = "create_key", object = %meta.id, algorithm = req.algorithm.as_str(), length = req.length, "key created");
         Ok(meta)
@@ -149,7 +166,14 @@ impl KeyService {
         check_name(name.as_deref())?;
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let meta = self
-            .insert_new(ObjectType::SecretData, None, Some(len), name, activate, &data)
+            .insert_new(
+                ObjectType::SecretData,
+                None,
+                Some(len),
+                name,
+                activate,
+                &data,
+            )
             .await?;
         tracing::info!(principal = %who.name, action = "register_secret", object = %meta.id, "secret registered");
         Ok(meta)
@@ -213,7 +237,11 @@ impl KeyService {
     }
 
     /// An object's metadata and plaintext material, unwrapped in the root of trust.
-    pub async fn get_material(&self, who: &Principal, id: &str) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
+    pub async fn get_material(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
         let obj = self.load(id).await?;
         let wrapped = match (&obj.wrapped, obj.meta.state.is_destroyed()) {
             (Some(w), false) => WrappedKey::from_bytes(w)?,
@@ -225,24 +253,40 @@ impl KeyService {
     }
 
     /// Objects matching `filter` (at most 1,000 per call).
-    pub async fn list(&self, _who: &Principal, mut filter: ListFilter) -> Result<Vec<ObjectMeta>, ServiceError> {
+    pub async fn list(
+        &self,
+        _who: &Principal,
+        mut filter: ListFilter,
+    ) -> Result<Vec<ObjectMeta>, ServiceError> {
         match filter.limit {
             Some(l) if !(1..=MAX_LIST).contains(&l) => {
-                return Err(ServiceError::InvalidArgument(format!("limit: must be 1 to {MAX_LIST}")))
+                return Err(ServiceError::InvalidArgument(format!(
+                    "limit: must be 1 to {MAX_LIST}"
+                )))
             }
             None => filter.limit = Some(100),
             _ => {}
         }
         if filter.offset.is_some_and(|o| o < 0) {
-            return Err(ServiceError::InvalidArgument("offset: must not be negative".into()));
+            return Err(ServiceError::InvalidArgument(
+                "offset: must not be negative".into(),
+            ));
         }
-        Ok(self.store.list_objects(&filter).await?.into_iter().map(|o| o.meta).collect())
+        Ok(self
+            .store
+            .list_objects(&filter)
+            .await?
+            .into_iter()
+            .map(|o| o.meta)
+            .collect())
     }
 
     /// Pre-Active → Active.
     pub async fn activate(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
         let meta = self
-            .transition(id, Transition::Activate, |attrs, now| attrs.activation_date = Some(now))
+            .transition(id, Transition::Activate, |attrs, now| {
+                attrs.activation_date = Some(now)
+            })
             .await?;
         tracing::info!(principal = %who.name, action = "activate", object = %id, "object activated");
         Ok(meta)
@@ -256,7 +300,10 @@ impl KeyService {
         reason: RevocationReason,
         message: Option<String>,
     ) -> Result<ObjectMeta, ServiceError> {
-        if message.as_ref().is_some_and(|m| m.len() > 1024 || m.chars().any(char::is_control)) {
+        if message
+            .as_ref()
+            .is_some_and(|m| m.len() > 1024 || m.chars().any(char::is_control))
+        {
             return Err(ServiceError::InvalidArgument(
                 "message: at most 1024 bytes, no control characters".into(),
             ));
@@ -283,7 +330,9 @@ impl KeyService {
     /// Destroys the material; metadata stays. Active objects must be revoked first.
     pub async fn destroy(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
         let meta = self
-            .transition(id, Transition::Destroy, |attrs, now| attrs.destroy_date = Some(now))
+            .transition(id, Transition::Destroy, |attrs, now| {
+                attrs.destroy_date = Some(now)
+            })
             .await?;
         tracing::info!(principal = %who.name, action = "destroy", object = %id, "object destroyed");
         Ok(meta)
@@ -298,11 +347,13 @@ impl KeyService {
         for _ in 0..MAX_RETRIES {
             let mut obj = self.load(id).await?;
             let from = obj.meta.state;
-            let to = from.transition(t).ok_or_else(|| ServiceError::IllegalTransition {
-                id: obj.meta.id.clone(),
-                from,
-                op: t.as_str(),
-            })?;
+            let to = from
+                .transition(t)
+                .ok_or_else(|| ServiceError::IllegalTransition {
+                    id: obj.meta.id.clone(),
+                    from,
+                    op: t.as_str(),
+                })?;
             let expected = obj.hlc;
             let now = now_secs();
             obj.meta.state = to;
@@ -330,7 +381,9 @@ impl KeyService {
 
 fn check_name(name: Option<&str>) -> Result<(), ServiceError> {
     match name {
-        Some(n) if !is_valid_key_name(n) => Err(ServiceError::InvalidArgument(format!("name: {KEY_NAME_RULE}"))),
+        Some(n) if !is_valid_key_name(n) => Err(ServiceError::InvalidArgument(format!(
+            "name: {KEY_NAME_RULE}"
+        ))),
         _ => Ok(()),
     }
 }

@@ -92,7 +92,12 @@ impl WriteTx {
 
 impl Store {
     /// Changes from `origin` with sequence greater than `after`, in order, at most `limit`.
-    pub async fn changes_since(&self, origin: &str, after: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+    pub async fn changes_since(
+        &self,
+        origin: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Change>, StoreError> {
         let rows = sqlx::query(
             "SELECT origin, seq, hlc, node_id, entity, entity_id, op, payload, created_at \
              FROM change_log WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -132,9 +137,10 @@ impl Store {
 
     /// The last sequence this replica has issued.
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM replica_meta WHERE singleton = 1")
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT last_seq FROM replica_meta WHERE singleton = 1")
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|r| r.0).ok_or(StoreError::NotInitialized)
     }
 }

@@ -55,16 +55,29 @@ fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
 
 impl WriteTx {
     /// Records a master key.
-    pub async fn insert_master_key(&mut self, mk: &MasterKeyRecord, hlc: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO master_keys (id, rot_kind, state, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(mk.id.clone())
-            .bind(mk.rot_kind.clone())
-            .bind(mk.state.clone())
-            .bind(mk.created_at)
-            .execute(self.conn())
-            .await?;
-        self.log_change(hlc, "master_key", &mk.id, ChangeOp::Upsert, &json(mk), mk.created_at)
-            .await?;
+    pub async fn insert_master_key(
+        &mut self,
+        mk: &MasterKeyRecord,
+        hlc: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO master_keys (id, rot_kind, state, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(mk.id.clone())
+        .bind(mk.rot_kind.clone())
+        .bind(mk.state.clone())
+        .bind(mk.created_at)
+        .execute(self.conn())
+        .await?;
+        self.log_change(
+            hlc,
+            "master_key",
+            &mk.id,
+            ChangeOp::Upsert,
+            &json(mk),
+            mk.created_at,
+        )
+        .await?;
         Ok(())
     }
 
@@ -100,8 +113,15 @@ impl WriteTx {
             "id": c.id, "kind": c.kind, "cert_pem": c.cert_pem,
             "wrapped_key": hex::encode(&c.wrapped_key), "master_key_id": c.master_key_id,
         }));
-        self.log_change(hlc, "credential", &c.id, ChangeOp::Upsert, &payload, c.created_at)
-            .await?;
+        self.log_change(
+            hlc,
+            "credential",
+            &c.id,
+            ChangeOp::Upsert,
+            &payload,
+            c.created_at,
+        )
+        .await?;
         Ok(())
     }
 
@@ -121,25 +141,41 @@ impl WriteTx {
             .bind(now)
             .execute(self.conn())
             .await?;
-        let payload = json(&serde_json::json!({"id": id, "principal": principal, "token_hash": hex::encode(token_hash)}));
+        let payload = json(
+            &serde_json::json!({"id": id, "principal": principal, "token_hash": hex::encode(token_hash)}),
+        );
         self.log_change(hlc, "api_token", id, ChangeOp::Upsert, &payload, now)
             .await?;
         Ok(())
     }
 
     /// Sets the recovery passphrase hash (PHC string, Argon2id).
-    pub async fn set_recovery_hash(&mut self, phc: &str, now: i64, hlc: i64) -> Result<(), StoreError> {
+    pub async fn set_recovery_hash(
+        &mut self,
+        phc: &str,
+        now: i64,
+        hlc: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM recovery_passphrase WHERE singleton = 1")
             .execute(self.conn())
             .await?;
-        sqlx::query("INSERT INTO recovery_passphrase (singleton, phc_hash, created_at) VALUES (1, $1, $2)")
-            .bind(phc)
-            .bind(now)
-            .execute(self.conn())
-            .await?;
+        sqlx::query(
+            "INSERT INTO recovery_passphrase (singleton, phc_hash, created_at) VALUES (1, $1, $2)",
+        )
+        .bind(phc)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
         let payload = json(&serde_json::json!({"phc_hash": phc}));
-        self.log_change(hlc, "recovery_passphrase", "1", ChangeOp::Upsert, &payload, now)
-            .await?;
+        self.log_change(
+            hlc,
+            "recovery_passphrase",
+            "1",
+            ChangeOp::Upsert,
+            &payload,
+            now,
+        )
+        .await?;
         Ok(())
     }
 }
@@ -147,9 +183,11 @@ impl WriteTx {
 impl Store {
     /// All master keys, oldest first.
     pub async fn master_keys(&self) -> Result<Vec<MasterKeyRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, rot_kind, state, created_at FROM master_keys ORDER BY created_at, id")
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, rot_kind, state, created_at FROM master_keys ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(MasterKeyRecord {
@@ -164,10 +202,11 @@ impl Store {
 
     /// A node by ID.
     pub async fn node(&self, id: &str) -> Result<Option<NodeRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, name, site, replica_id, created_at FROM nodes WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, site, replica_id, created_at FROM nodes WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|r| {
             Ok(NodeRecord {
                 id: r.try_get(0)?,
@@ -203,19 +242,24 @@ impl Store {
     ///
     /// The lookup is by hash: the comparison an attacker could time is of a digest of
     /// their own guess, which reveals nothing about stored tokens.
-    pub async fn principal_for_token(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT principal FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash.to_vec())
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn principal_for_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT principal FROM api_tokens WHERE token_hash = $1")
+                .bind(token_hash.to_vec())
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(|r| r.0))
     }
 
     /// The recovery passphrase hash (PHC string).
     pub async fn recovery_hash(&self) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT phc_hash FROM recovery_passphrase WHERE singleton = 1")
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT phc_hash FROM recovery_passphrase WHERE singleton = 1")
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(|r| r.0))
     }
 }

@@ -84,7 +84,9 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError::Url("must start with sqlite:// or postgres://".into()));
+            return Err(StoreError::Url(
+                "must start with sqlite:// or postgres://".into(),
+            ));
         };
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
@@ -123,8 +125,16 @@ impl Store {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -154,15 +164,18 @@ impl Store {
 
     /// This database's replica ID, or `None` before `init`.
     pub async fn replica_id_opt(&self) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT replica_id FROM replica_meta WHERE singleton = 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT replica_id FROM replica_meta WHERE singleton = 1")
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| r.0))
     }
 
     /// This database's replica ID.
     pub async fn replica_id(&self) -> Result<String, StoreError> {
-        self.replica_id_opt().await?.ok_or(StoreError::NotInitialized)
+        self.replica_id_opt()
+            .await?
+            .ok_or(StoreError::NotInitialized)
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock up front

@@ -69,10 +69,14 @@ fn decode_row(r: &AnyRow) -> Result<StoredObject, StoreError> {
             .ok_or_else(|| corrupt(format!("{id}: unknown object type {object_type:?}")))?,
         algorithm: match algorithm {
             None => None,
-            Some(a) => Some(Algorithm::parse(&a).ok_or_else(|| corrupt(format!("{id}: unknown algorithm {a:?}")))?),
+            Some(a) => Some(
+                Algorithm::parse(&a)
+                    .ok_or_else(|| corrupt(format!("{id}: unknown algorithm {a:?}")))?,
+            ),
         },
         length: length.and_then(|l| u32::try_from(l).ok()),
-        state: State::parse(&state).ok_or_else(|| corrupt(format!("{id}: unknown state {state:?}")))?,
+        state: State::parse(&state)
+            .ok_or_else(|| corrupt(format!("{id}: unknown state {state:?}")))?,
         name: r.try_get("name")?,
         attributes: serde_json::from_str::<Attributes>(&attributes)
             .map_err(|e| corrupt(format!("{id}: attributes: {e}")))?,
@@ -101,7 +105,8 @@ fn payload(obj: &StoredObject) -> Result<Vec<u8>, StoreError> {
 }
 
 fn attributes_json(obj: &StoredObject) -> Result<String, StoreError> {
-    serde_json::to_string(&obj.meta.attributes).map_err(|e| corrupt(format!("{}: attributes: {e}", obj.meta.id)))
+    serde_json::to_string(&obj.meta.attributes)
+        .map_err(|e| corrupt(format!("{}: attributes: {e}", obj.meta.id)))
 }
 
 impl WriteTx {
@@ -128,13 +133,24 @@ impl WriteTx {
         .execute(self.conn())
         .await?;
         let payload = payload(obj)?;
-        self.log_change(obj.hlc, "object", &obj.meta.id, ChangeOp::Upsert, &payload, obj.meta.updated_at)
-            .await
+        self.log_change(
+            obj.hlc,
+            "object",
+            &obj.meta.id,
+            ChangeOp::Upsert,
+            &payload,
+            obj.meta.updated_at,
+        )
+        .await
     }
 
     /// Replaces an object's mutable fields if it still has HLC `expected_hlc`
     /// (optimistic concurrency: otherwise [`StoreError::Conflict`]), and logs it.
-    pub async fn update_object(&mut self, obj: &StoredObject, expected_hlc: i64) -> Result<i64, StoreError> {
+    pub async fn update_object(
+        &mut self,
+        obj: &StoredObject,
+        expected_hlc: i64,
+    ) -> Result<i64, StoreError> {
         let attrs = attributes_json(obj)?;
         let done = sqlx::query(
             "UPDATE objects SET state = $1, name = $2, attributes = $3, wrapped = $4, master_key_id = $5, \
@@ -156,18 +172,27 @@ impl WriteTx {
             return Err(StoreError::Conflict(obj.meta.id.clone()));
         }
         let payload = payload(obj)?;
-        self.log_change(obj.hlc, "object", &obj.meta.id, ChangeOp::Upsert, &payload, obj.meta.updated_at)
-            .await
+        self.log_change(
+            obj.hlc,
+            "object",
+            &obj.meta.id,
+            ChangeOp::Upsert,
+            &payload,
+            obj.meta.updated_at,
+        )
+        .await
     }
 }
 
 impl Store {
     /// One object by ID.
     pub async fn get_object(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM objects WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM objects WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(decode_row).transpose()
     }
 
@@ -190,11 +215,16 @@ impl Store {
 
     /// Number of objects in each state.
     pub async fn count_by_state(&self) -> Result<Vec<(State, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM objects GROUP BY state ORDER BY state")
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM objects GROUP BY state ORDER BY state")
+                .fetch_all(self.pool())
+                .await?;
         rows.into_iter()
-            .map(|(s, n)| State::parse(&s).map(|st| (st, n)).ok_or_else(|| corrupt(format!("unknown state {s:?}"))))
+            .map(|(s, n)| {
+                State::parse(&s)
+                    .map(|st| (st, n))
+                    .ok_or_else(|| corrupt(format!("unknown state {s:?}")))
+            })
             .collect()
     }
 }

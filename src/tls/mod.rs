@@ -6,8 +6,8 @@
 
 use crate::secret::KeyMaterial;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -62,10 +62,17 @@ pub fn new_cluster_ca(cluster_name: &str) -> Result<IssuedCert, TlsError> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::OrganizationName, "Clavis");
-    dn.push(DnType::CommonName, format!("Clavis cluster CA {cluster_name}"));
+    dn.push(
+        DnType::CommonName,
+        format!("Clavis cluster CA {cluster_name}"),
+    );
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     ca_validity(&mut params, 20);
     let cert = params.self_signed(&key)?;
     Ok(IssuedCert {
@@ -100,12 +107,18 @@ pub fn issue(
     }
     let mut dn = DistinguishedName::new();
     dn.push(DnType::OrganizationName, "Clavis");
-    dn.push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+    dn.push(
+        DnType::CommonName,
+        names.first().cloned().unwrap_or_default(),
+    );
     params.distinguished_name = dn;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = match role {
-        CertRole::Node => vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
+        CertRole::Node => vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ],
         CertRole::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
     };
     params.use_authority_key_identifier_extension = true;
@@ -167,7 +180,10 @@ pub fn server_config(
     client_auth: ClientAuth,
 ) -> Result<rustls::ServerConfig, TlsError> {
     let provider = provider();
-    let builder = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider.clone());
+    let builder = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots(ca_pem)?),
+        provider.clone(),
+    );
     let builder = match client_auth {
         ClientAuth::Required => builder,
         ClientAuth::Optional => builder.allow_unauthenticated(),
@@ -194,7 +210,9 @@ pub fn client_config(
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(roots(ca_pem)?);
     let mut cfg = match client {
-        Some((cert_pem, key)) => builder.with_client_auth_cert(parse_certs(cert_pem)?, private_key(key))?,
+        Some((cert_pem, key)) => {
+            builder.with_client_auth_cert(parse_certs(cert_pem)?, private_key(key))?
+        }
         None => builder.with_no_client_auth(),
     };
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
