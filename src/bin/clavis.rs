@@ -358,15 +358,25 @@ fn print_human(cmd: &Cmd, status: StatusCode, v: &Value) -> anyhow::Result<()> {
             if let Some(n) = v["name"].as_str() {
                 println!("name      {n}");
             }
-            println!("created   {}", v["created_at"]);
+            println!("created   {}", date(&v["created_at"]));
+            println!("updated   {}", date(&v["updated_at"]));
             if let Some(a) = v["attributes"].as_object() {
                 for (k, val) in a {
-                    println!("{k:<9} {val}");
+                    let shown = if k.ends_with("_date") { date(val) } else { val.as_str().map(str::to_owned).unwrap_or_else(|| val.to_string()) };
+                    println!("{:<9} {shown}", k.trim_end_matches("_date"));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Unix seconds as an RFC 3339 UTC time.
+fn date(v: &Value) -> String {
+    v.as_i64()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| v.to_string())
 }
 
 fn s(v: &Value) -> &str {
