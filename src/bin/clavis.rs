@@ -362,7 +362,13 @@ fn print_human(cmd: &Cmd, status: StatusCode, v: &Value) -> anyhow::Result<()> {
             println!("updated   {}", date(&v["updated_at"]));
             if let Some(a) = v["attributes"].as_object() {
                 for (k, val) in a {
-                    let shown = if k.ends_with("_date") { date(val) } else { val.as_str().map(str::to_owned).unwrap_or_else(|| val.to_string()) };
+                    let shown = if k.ends_with("_date") {
+                        date(val)
+                    } else {
+                        val.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| val.to_string())
+                    };
                     println!("{:<9} {shown}", k.trim_end_matches("_date"));
                 }
             }
@@ -375,7 +381,10 @@ fn print_human(cmd: &Cmd, status: StatusCode, v: &Value) -> anyhow::Result<()> {
 fn date(v: &Value) -> String {
     v.as_i64()
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| v.to_string())
 }
 
