@@ -369,10 +369,7 @@ struct Row {
 }
 
 fn principal() -> Principal {
-    Principal {
-        name: "bench".into(),
-        source: None,
-    }
+    Principal::admin("bench", None)
 }
 
 fn create_req() -> CreateKey {

@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod hlc;
 pub mod keys;
+pub mod kmip;
 pub mod names;
 pub mod node;
 pub mod rot;

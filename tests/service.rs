@@ -11,10 +11,7 @@ use common::node::{contains, pkcs11_rot_section, NodeDir, SOFTWARE_ROT};
 use common::softhsm::SoftHsm;
 
 fn admin() -> Principal {
-    Principal {
-        name: "admin".into(),
-        source: None,
-    }
+    Principal::admin("admin", None)
 }
 
 fn aes256(activate: bool) -> CreateKey {

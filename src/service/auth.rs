@@ -39,7 +39,7 @@ impl KeyService {
             return Err(ServiceError::Unauthenticated);
         }
         match self.store.principal_for_token(&token_hash(token)).await? {
-            Some(name) => Ok(Principal { name, source }),
+            Some(name) => Ok(Principal::admin(name, source)),
             None => {
                 tracing::warn!(
                     source = source.as_deref().unwrap_or("-"),

@@ -22,14 +22,35 @@ use crate::secret::KeyMaterial;
 use crate::store::{ListFilter, Store, StoreError, StoredObject};
 use std::sync::Arc;
 
-/// Who is asking. The access-control model (users, roles, endpoints) extends this;
-/// for now every authenticated caller is an administrator.
+/// Who is asking. The access-control model (users, roles, groups) extends this.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Account or endpoint name.
     pub name: String,
     /// Where the request came from (address), for the audit trail.
     pub source: Option<String>,
+    /// What kind of caller this is.
+    pub kind: PrincipalKind,
+}
+
+/// Kinds of callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A person administering the cluster (REST API, CLI).
+    Admin,
+    /// An enrolled endpoint (KMIP client, drive agent), by endpoint ID.
+    Endpoint(String),
+}
+
+impl Principal {
+    /// An administrator.
+    pub fn admin(name: impl Into<String>, source: Option<String>) -> Principal {
+        Principal {
+            name: name.into(),
+            source,
+            kind: PrincipalKind::Admin,
+        }
+    }
 }
 
 /// This node's identity.

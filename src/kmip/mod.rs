@@ -1,0 +1,3 @@
+//! KMIP: the TTLV codec, message types and operation handlers.
+
+pub mod ttlv;
