@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_rust
-apt_install softhsm2 postgresql python3 ca-certificates
+apt_install softhsm2 postgresql python3 python3-venv openssl ca-certificates
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi

@@ -50,6 +50,9 @@ pub struct Config {
     /// The REST API listener.
     #[serde(default)]
     pub api: ApiConfig,
+    /// The KMIP listener.
+    #[serde(default)]
+    pub kmip: KmipConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -160,6 +163,48 @@ impl Default for ApiConfig {
             max_body_bytes: default_max_body(),
         }
     }
+}
+
+/// `[kmip]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmipConfig {
+    /// Serve KMIP. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Listen address. Default `127.0.0.1:5696`.
+    #[serde(default = "default_kmip_listen")]
+    pub listen: SocketAddr,
+    /// Largest KMIP message accepted, in bytes. Default 1 MiB.
+    #[serde(default = "default_kmip_max_message")]
+    pub max_message_bytes: usize,
+    /// Seconds a connection may stay idle before the node closes it. Default 300.
+    #[serde(default = "default_kmip_idle")]
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for KmipConfig {
+    fn default() -> Self {
+        KmipConfig {
+            enabled: true,
+            listen: default_kmip_listen(),
+            max_message_bytes: default_kmip_max_message(),
+            idle_timeout_secs: default_kmip_idle(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_kmip_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5696))
+}
+fn default_kmip_max_message() -> usize {
+    1 << 20
+}
+fn default_kmip_idle() -> u64 {
+    300
 }
 
 /// `[log]`
@@ -294,6 +339,12 @@ impl Config {
         }
         if self.api.max_body_bytes < 1024 {
             return Err(invalid("api.max_body_bytes", "must be at least 1024"));
+        }
+        if !(1024..=64 << 20).contains(&self.kmip.max_message_bytes) {
+            return Err(invalid("kmip.max_message_bytes", "must be 1 KiB to 64 MiB"));
+        }
+        if self.kmip.idle_timeout_secs == 0 {
+            return Err(invalid("kmip.idle_timeout_secs", "must be at least 1"));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be `text` or `json`"));

@@ -20,6 +20,7 @@ fn aes256(activate: bool) -> CreateKey {
         length: 256,
         name: Some("k".into()),
         activate,
+        attributes: Default::default(),
     }
 }
 

@@ -42,6 +42,19 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ServiceError::Contended(_) => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+            ServiceError::EndpointNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ServiceError::EndpointExists(_) => (StatusCode::CONFLICT, "endpoint_exists"),
+            ServiceError::EndpointState { .. } => (StatusCode::CONFLICT, "endpoint_state"),
+            ServiceError::InvalidEnrollmentToken => {
+                (StatusCode::UNAUTHORIZED, "invalid_enrollment_token")
+            }
+            ServiceError::EndpointSuspended(_) => (StatusCode::FORBIDDEN, "endpoint_suspended"),
+            ServiceError::EndpointDeleted(_) => (StatusCode::FORBIDDEN, "endpoint_deleted"),
+            ServiceError::UnknownCertificate => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ServiceError::Certificate(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "certificate_issuance_failed",
+            ),
             ServiceError::Rot(r) => match r {
                 RotError::UnwrapFailed(_)
                 | RotError::MalformedEnvelope(_)

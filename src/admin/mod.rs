@@ -5,6 +5,7 @@
 //! extensions, and the connection is served by hyper. A client certificate is
 //! optional here, but one that is presented must chain to the cluster CA.
 
+mod endpoints;
 mod error;
 mod json;
 mod routes;

@@ -56,6 +56,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/keys/{id}/activate", post(activate))
         .route("/v1/keys/{id}/revoke", post(revoke))
         .route("/v1/keys/{id}/destroy", post(destroy))
+        .merge(super::endpoints::routes())
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(state)
@@ -128,6 +129,7 @@ async fn create_key(
                 length: body.length,
                 name: body.name,
                 activate: body.activate,
+                attributes: Default::default(),
             },
         )
         .await?;

@@ -143,7 +143,15 @@ async fn run(cfg: &Config) -> anyhow::Result<()> {
         .context("cannot start the node")?;
     {
         let mut o = std::io::stdout().lock();
-        writeln!(o, "clavisd: serving API on https://{}", node.api_addr)?;
+        // One line: tests and scripts read it to learn the addresses.
+        match node.kmip_addr {
+            Some(k) => writeln!(
+                o,
+                "clavisd: serving API on https://{} and KMIP on {k}",
+                node.api_addr
+            )?,
+            None => writeln!(o, "clavisd: serving API on https://{}", node.api_addr)?,
+        }
         o.flush()?;
     }
     wait_for_signal().await?;

@@ -136,6 +136,22 @@ pub struct Attributes {
     /// Custom attributes (`x-...` in KMIP).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom: BTreeMap<String, String>,
+    /// KMIP Cryptographic Usage Mask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_mask: Option<u32>,
+    /// Other KMIP attributes kept as given (Contact Information, Object Group, Links,
+    /// Application Specific Information, non-text custom attributes, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kmip: Vec<KmipAttribute>,
+}
+
+/// A KMIP attribute Clavis stores without interpreting it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmipAttribute {
+    /// The KMIP attribute name (`Contact Information`, `x-owner`, ...).
+    pub name: String,
+    /// Its TTLV encoding (the value item), hex.
+    pub ttlv_hex: String,
 }
 
 /// A managed object's metadata (everything but the material).

@@ -232,7 +232,7 @@ impl Decoder<'_> {
                 Value::LongInteger(be8(raw))
             }
             0x04 => {
-                if len == 0 || len % 8 != 0 {
+                if len == 0 || !len.is_multiple_of(8) {
                     return Err(DecodeError::BadLength {
                         len: len32,
                         ty: "BigInteger",

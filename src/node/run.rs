@@ -6,28 +6,32 @@ use crate::config::Config;
 use crate::rot::WrappedKey;
 use crate::service::{KeyService, NodeIdentity};
 use crate::store::Store;
-use crate::tls::{server_config, ClientAuth};
+use crate::tls::{server_config, server_config_versions, ClientAuth};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
 /// A node serving in this process.
 pub struct RunningNode {
     /// Address the API listens on.
     pub api_addr: SocketAddr,
+    /// Address the KMIP listener is on, when enabled.
+    pub kmip_addr: Option<SocketAddr>,
     /// The service (for in-process callers such as benchmarks).
     pub service: Arc<KeyService>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    shutdown: Option<watch::Sender<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningNode {
     /// Stops accepting connections and waits for the accept loop to end.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
-        let _ = self.task.await;
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
         self.service.store().close().await;
     }
 }
@@ -74,8 +78,19 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
     })?;
     let key = rot.unwrap(&WrappedKey::from_bytes(&cred.wrapped_key)?, &tls_id)?;
     let tls = server_config(&ca.cert_pem, &cred.cert_pem, &key, ClientAuth::Optional)?;
+    let kmip_tls = server_config_versions(
+        &ca.cert_pem,
+        &cred.cert_pem,
+        &key,
+        ClientAuth::Required,
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+    )?;
     drop(key);
 
+    let (tx, rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
     let listener = tokio::net::TcpListener::bind(cfg.api.listen)
         .await
         .map_err(|source| NodeError::Io {
@@ -86,22 +101,51 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         path: "api.listen".into(),
         source,
     })?;
-    let (tx, rx) = oneshot::channel::<()>();
     let state = ApiState {
         svc: service.clone(),
     };
     let max_body = cfg.api.max_body_bytes;
-    let task = tokio::spawn(async move {
-        serve(listener, tls, state, max_body, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    tracing::info!(node_id = %node.id, api = %api_addr, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
+    let mut tasks = vec![tokio::spawn(serve(
+        listener,
+        tls,
+        state,
+        max_body,
+        stopped(rx.clone()),
+    ))];
+
+    let mut kmip_addr = None;
+    if cfg.kmip.enabled {
+        let listener = tokio::net::TcpListener::bind(cfg.kmip.listen)
+            .await
+            .map_err(|source| NodeError::Io {
+                path: format!("kmip.listen {}", cfg.kmip.listen),
+                source,
+            })?;
+        kmip_addr = Some(listener.local_addr().map_err(|source| NodeError::Io {
+            path: "kmip.listen".into(),
+            source,
+        })?);
+        let settings = crate::kmip::server::KmipSettings {
+            limits: crate::kmip::ttlv::Limits {
+                max_message_bytes: cfg.kmip.max_message_bytes,
+                ..crate::kmip::ttlv::Limits::default()
+            },
+            idle: std::time::Duration::from_secs(cfg.kmip.idle_timeout_secs),
+        };
+        tasks.push(tokio::spawn(crate::kmip::server::serve(
+            listener,
+            kmip_tls,
+            service.clone(),
+            settings,
+            stopped(rx),
+        )));
+    }
+    tracing::info!(node_id = %node.id, api = %api_addr, kmip = ?kmip_addr, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
     Ok(RunningNode {
         api_addr,
+        kmip_addr,
         service,
         shutdown: Some(tx),
-        task,
+        tasks,
     })
 }

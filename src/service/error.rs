@@ -40,6 +40,38 @@ pub enum ServiceError {
     /// Another writer changed the object repeatedly while we retried.
     #[error("object {0} is being changed concurrently; retry")]
     Contended(String),
+    /// No live endpoint has that name.
+    #[error("no endpoint named {0:?}")]
+    EndpointNotFound(String),
+    /// A live endpoint has that name already.
+    #[error("an endpoint named {0:?} exists already (endpoint names are case-insensitive); choose another name or delete that endpoint")]
+    EndpointExists(String),
+    /// The endpoint's state does not allow the operation.
+    #[error("cannot {op} endpoint {name:?}: it is {state}")]
+    EndpointState {
+        /// The endpoint.
+        name: String,
+        /// Its current state.
+        state: crate::store::EndpointState,
+        /// The refused operation.
+        op: &'static str,
+    },
+    /// An enrollment token is unknown, used, superseded or expired. Deliberately one
+    /// error for all of these, so it reveals nothing about which tokens exist.
+    #[error("invalid or expired enrollment token; ask an administrator for a new one")]
+    InvalidEnrollmentToken,
+    /// The certificate belongs to a suspended endpoint.
+    #[error("endpoint {0:?} is suspended")]
+    EndpointSuspended(String),
+    /// The certificate belongs to a deleted endpoint.
+    #[error("endpoint {0:?} is deleted")]
+    EndpointDeleted(String),
+    /// The certificate is not the current certificate of any enrolled endpoint.
+    #[error("authentication required: the client certificate is not the current certificate of an enrolled endpoint")]
+    UnknownCertificate,
+    /// Issuing a certificate failed.
+    #[error("cannot issue the certificate: {0}")]
+    Certificate(String),
     /// The root of trust failed.
     #[error("root of trust: {0}")]
     Rot(#[from] RotError),

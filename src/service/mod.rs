@@ -5,9 +5,11 @@
 //! transport called it; it alone touches the store and the root of trust.
 
 pub mod auth;
+pub mod endpoints;
 mod error;
 mod status;
 
+pub use endpoints::{EndpointCertificate, EndpointInfo, Enrollment, EnrollmentToken};
 pub use error::ServiceError;
 pub use status::{ObjectCounts, Status};
 
@@ -75,6 +77,18 @@ pub struct CreateKey {
     pub name: Option<String>,
     /// Activate at once (state Active) instead of Pre-Active.
     pub activate: bool,
+    /// Further attributes to set at creation (usage mask, custom, KMIP extras).
+    pub attributes: Attributes,
+}
+
+/// What a new object is, before it has an ID.
+struct NewObject {
+    object_type: ObjectType,
+    algorithm: Option<Algorithm>,
+    length: Option<u32>,
+    name: Option<String>,
+    activate: bool,
+    attributes: Attributes,
 }
 
 /// Largest secret data accepted, in bytes.
@@ -159,11 +173,14 @@ impl KeyService {
         let material = self.rot.random(req.length as usize / 8)?;
         let meta = self
             .insert_new(
-                ObjectType::SymmetricKey,
-                Some(req.algorithm),
-                Some(req.length),
-                req.name,
-                req.activate,
+                NewObject {
+                    object_type: ObjectType::SymmetricKey,
+                    algorithm: Some(req.algorithm),
+                    length: Some(req.length),
+                    name: req.name,
+                    activate: req.activate,
+                    attributes: req.attributes,
+                },
                 &material,
             )
             .await?;
@@ -179,6 +196,19 @@ impl KeyService {
         data: KeyMaterial,
         activate: bool,
     ) -> Result<ObjectMeta, ServiceError> {
+        self.register_secret_with(who, name, data, activate, Attributes::default())
+            .await
+    }
+
+    /// [`KeyService::register_secret`] with further attributes (KMIP Register).
+    pub async fn register_secret_with(
+        &self,
+        who: &Principal,
+        name: Option<String>,
+        data: KeyMaterial,
+        activate: bool,
+        attributes: Attributes,
+    ) -> Result<ObjectMeta, ServiceError> {
         if data.is_empty() || data.len() > MAX_SECRET_LEN {
             return Err(ServiceError::InvalidArgument(format!(
                 "secret: must be 1 to {MAX_SECRET_LEN} bytes"
@@ -188,11 +218,14 @@ impl KeyService {
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let meta = self
             .insert_new(
-                ObjectType::SecretData,
-                None,
-                Some(len),
-                name,
-                activate,
+                NewObject {
+                    object_type: ObjectType::SecretData,
+                    algorithm: None,
+                    length: Some(len),
+                    name,
+                    activate,
+                    attributes,
+                },
                 &data,
             )
             .await?;
@@ -200,19 +233,64 @@ impl KeyService {
         Ok(meta)
     }
 
+    /// Stores a caller-supplied symmetric key (KMIP Register).
+    pub async fn register_key(
+        &self,
+        who: &Principal,
+        req: CreateKey,
+        material: KeyMaterial,
+    ) -> Result<ObjectMeta, ServiceError> {
+        if material.len() * 8 != req.length as usize
+            || !req.algorithm.allowed_lengths().contains(&req.length)
+        {
+            return Err(ServiceError::InvalidArgument(format!(
+                "length: {} keys of {:?} bits are accepted; this one is {} bits",
+                req.algorithm.as_str(),
+                req.algorithm.allowed_lengths(),
+                material.len() * 8
+            )));
+        }
+        check_name(req.name.as_deref())?;
+        let meta = self
+            .insert_new(
+                NewObject {
+                    object_type: ObjectType::SymmetricKey,
+                    algorithm: Some(req.algorithm),
+                    length: Some(req.length),
+                    name: req.name,
+                    activate: req.activate,
+                    attributes: req.attributes,
+                },
+                &material,
+            )
+            .await?;
+        tracing::info!(principal = %who.name, action = "register_key", object = %meta.id, "key registered");
+        Ok(meta)
+    }
+
     async fn insert_new(
         &self,
-        object_type: ObjectType,
-        algorithm: Option<Algorithm>,
-        length: Option<u32>,
-        name: Option<String>,
-        activate: bool,
+        new: NewObject,
         material: &KeyMaterial,
     ) -> Result<ObjectMeta, ServiceError> {
+        let NewObject {
+            object_type,
+            algorithm,
+            length,
+            name,
+            activate,
+            attributes: given,
+        } = new;
+        // Lifecycle dates and revocation belong to the service, not the caller.
+        let mut attributes = Attributes {
+            custom: given.custom,
+            usage_mask: given.usage_mask,
+            kmip: given.kmip,
+            ..Attributes::default()
+        };
         let id = new_object_id();
         let wrapped = self.rot.wrap(&self.master_key, &id, material)?;
         let now = now_secs();
-        let mut attributes = Attributes::default();
         let state = if activate {
             attributes.activation_date = Some(now);
             State::Active
@@ -365,8 +443,7 @@ impl KeyService {
         t: Transition,
         update: impl Fn(&mut Attributes, i64),
     ) -> Result<ObjectMeta, ServiceError> {
-        for _ in 0..MAX_RETRIES {
-            let mut obj = self.load(id).await?;
+        self.modify(id, |obj, now| {
             let from = obj.meta.state;
             let to = from
                 .transition(t)
@@ -375,14 +452,30 @@ impl KeyService {
                     from,
                     op: t.as_str(),
                 })?;
-            let expected = obj.hlc;
-            let now = now_secs();
             obj.meta.state = to;
             update(&mut obj.meta.attributes, now);
             if to.is_destroyed() {
                 obj.wrapped = None;
                 obj.master_key_id = None;
             }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Read-modify-write of one object with optimistic concurrency: `edit` runs on a
+    /// fresh copy each attempt; the write (with its change-log row) commits only if no
+    /// one else changed the object in between.
+    pub(crate) async fn modify(
+        &self,
+        id: &str,
+        edit: impl Fn(&mut StoredObject, i64) -> Result<(), ServiceError>,
+    ) -> Result<ObjectMeta, ServiceError> {
+        for _ in 0..MAX_RETRIES {
+            let mut obj = self.load(id).await?;
+            let expected = obj.hlc;
+            let now = now_secs();
+            edit(&mut obj, now)?;
             obj.meta.updated_at = now;
             obj.hlc = to_db(self.hlc.now());
             obj.origin_node = self.node.node_id.clone();

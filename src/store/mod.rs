@@ -9,10 +9,12 @@
 
 mod changelog;
 mod credentials;
+mod endpoints;
 mod objects;
 
 pub use changelog::{Change, ChangeOp};
 pub use credentials::{Credential, MasterKeyRecord, NodeRecord};
+pub use endpoints::{EndpointFilter, EndpointRecord, EndpointState};
 pub use objects::{ListFilter, StoredObject};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -172,12 +172,31 @@ pub enum ClientAuth {
 }
 
 /// A TLS 1.3 server configuration with the node's certificate, verifying client
-/// certificates against the cluster CA.
+/// certificates against the cluster CA. For the REST API.
 pub fn server_config(
     ca_pem: &str,
     cert_pem: &str,
     key: &KeyMaterial,
     client_auth: ClientAuth,
+) -> Result<rustls::ServerConfig, TlsError> {
+    let mut cfg = server_config_versions(
+        ca_pem,
+        cert_pem,
+        key,
+        client_auth,
+        &[&rustls::version::TLS13],
+    )?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// A server configuration offering `versions` (KMIP clients still use TLS 1.2).
+pub fn server_config_versions(
+    ca_pem: &str,
+    cert_pem: &str,
+    key: &KeyMaterial,
+    client_auth: ClientAuth,
+    versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Result<rustls::ServerConfig, TlsError> {
     let provider = provider();
     let builder = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -192,11 +211,10 @@ pub fn server_config(
         what: "client verifier",
         detail: e.to_string(),
     })?;
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])?
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)?
         .with_client_cert_verifier(verifier)
         .with_single_cert(parse_certs(cert_pem)?, private_key(key))?;
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }
 

@@ -28,7 +28,7 @@ impl NodeDir {
             .map(|u| format!("[store]\nurl = \"{u}\"\n"))
             .unwrap_or_default();
         let text = format!(
-            "[node]\nname = \"test-node\"\ndata_dir = \"data\"\n\n{store}\n{rot_section}\n[api]\nlisten = \"127.0.0.1:0\"\n"
+            "[node]\nname = \"test-node\"\ndata_dir = \"data\"\n\n{store}\n{rot_section}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nlisten = \"127.0.0.1:0\"\n"
         );
         let config_path = dir.path().join("clavis.toml");
         std::fs::write(&config_path, text).expect("write config");
@@ -85,6 +85,8 @@ pub struct NodeProcess {
     pub child: Child,
     /// `HOST:PORT` of its API.
     pub addr: String,
+    /// `HOST:PORT` of its KMIP listener, if enabled.
+    pub kmip_addr: Option<String>,
 }
 
 impl NodeProcess {
@@ -104,13 +106,18 @@ impl NodeProcess {
             .read_line(&mut line)
             .expect("read clavisd stdout");
         let addr = line
-            .trim()
-            .rsplit("https://")
-            .next()
-            .filter(|a| !a.is_empty() && line.contains("serving API"))
+            .split("https://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .filter(|_| line.contains("serving API"))
             .unwrap_or_else(|| panic!("clavisd did not start: {line:?}"))
             .to_owned();
-        NodeProcess { child, addr }
+        let kmip_addr = line.split("KMIP on ").nth(1).map(|a| a.trim().to_owned());
+        NodeProcess {
+            child,
+            addr,
+            kmip_addr,
+        }
     }
 
     /// SIGKILL, and reap.

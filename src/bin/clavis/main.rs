@@ -1,6 +1,8 @@
 //! `clavis`: the administrator's command line, a client of a node's REST API.
 #![forbid(unsafe_code)]
 
+mod endpoint;
+
 use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -49,6 +51,9 @@ enum Cmd {
     /// Secret data (passwords, credentials).
     #[command(subcommand)]
     Secret(SecretCmd),
+    /// Endpoints: KMIP clients, drive agents, databases, tape libraries.
+    #[command(subcommand)]
+    Endpoint(endpoint::EndpointCmd),
 }
 
 #[derive(Subcommand)]
@@ -179,6 +184,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .context("no CA certificate: pass --ca DATA_DIR/ca.pem or set CLAVIS_CA")?;
     let ca = std::fs::read_to_string(&ca_path)
         .with_context(|| format!("cannot read CA file {}", ca_path.display()))?;
+    if let Cmd::Endpoint(cmd) = &cli.cmd {
+        return endpoint::run(&cli, cmd, &ca).await;
+    }
     let mut client = ApiClient::new(&cli.server, &ca, None, token(&cli)?)?;
     let (method, path, body): (Method, String, Option<Value>) = match &cli.cmd {
         Cmd::Status => (Method::GET, "/v1/status".into(), None),
@@ -256,6 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None,
             ),
         },
+        Cmd::Endpoint(_) => bail!("endpoint commands are handled above"),
         Cmd::Secret(SecretCmd::Put { name, activate }) => {
             let mut data = zeroize::Zeroizing::new(Vec::new());
             std::io::stdin()
