@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh Debian machine: installs SoftHSM2 and PostgreSQL if
-# missing, starts a private PostgreSQL on its own port and data directory, then runs
+# The whole test suite, on a fresh Debian machine: installs SoftHSM2, PostgreSQL and
+# PyKMIP (in a virtual environment) if missing, starts a private PostgreSQL on its own port and data directory, then runs
 # formatting and lint checks and every test (cargo-nextest: one process per test, which
 # per-test SoftHSM2 tokens need).
 set -euo pipefail
@@ -12,6 +12,14 @@ apt_install softhsm2 postgresql python3 python3-venv openssl ca-certificates
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
+
+# PyKMIP, the interoperability client, in a virtual environment of its own.
+venv=target/pykmip-venv
+if ! "$venv/bin/python" -c "import kmip" >/dev/null 2>&1; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q pykmip==0.11.0
+fi
+export CLAVIS_PYTHON="$PWD/$venv/bin/python"
 
 . scripts/pg.sh
 start_private_pg

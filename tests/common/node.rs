@@ -148,3 +148,54 @@ pub fn pkcs11_rot_section(token: &crate::common::softhsm::TestToken) -> String {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// An enrolled endpoint's files, as a KMIP client uses them.
+pub struct EndpointFiles {
+    /// Holds the files.
+    pub dir: TempDir,
+    /// Client certificate, PEM.
+    pub cert: PathBuf,
+    /// Private key, PKCS#8 PEM.
+    pub key: PathBuf,
+    /// Cluster CA, PEM.
+    pub ca: PathBuf,
+    /// Certificate PEM text.
+    pub cert_pem: String,
+    /// Key PEM text.
+    pub key_pem: String,
+}
+
+/// Registers and enrolls an endpoint through the service, with a key pair made here.
+pub async fn enroll_endpoint(svc: &clavis::service::KeyService, name: &str) -> EndpointFiles {
+    let admin = clavis::service::Principal::admin("admin", None);
+    let (_, token) = svc
+        .register_endpoint(&admin, name, "kmip", None, None)
+        .await
+        .expect("register endpoint");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key pair");
+    let params = rcgen::CertificateParams::new(vec![name.to_owned()]).expect("params");
+    let csr = params
+        .serialize_request(&key)
+        .expect("csr")
+        .pem()
+        .expect("csr pem");
+    let enrolled = svc.enroll(&token.token, &csr, None).await.expect("enroll");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, keyp, ca) = (
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+        dir.path().join("ca.pem"),
+    );
+    let key_pem = key.serialize_pem();
+    std::fs::write(&cert, &enrolled.certificate_pem).expect("cert");
+    std::fs::write(&keyp, &key_pem).expect("key");
+    std::fs::write(&ca, &enrolled.ca_pem).expect("ca");
+    EndpointFiles {
+        dir,
+        cert,
+        key: keyp,
+        ca,
+        cert_pem: enrolled.certificate_pem,
+        key_pem,
+    }
+}

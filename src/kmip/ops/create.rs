@@ -166,5 +166,6 @@ pub async fn register(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> 
             )
             .await?
     };
-    Ok(created(kind, meta.id))
+    // Register answers with the identifier alone (unlike Create, no Object Type).
+    Ok(payload(vec![Ttlv::text(t::UNIQUE_IDENTIFIER, meta.id)]))
 }
