@@ -467,3 +467,70 @@ pub fn object_attributes(meta: &ObjectMeta) -> Vec<KAttr> {
     out.extend(a.kmip.iter().filter_map(from_stored));
     out
 }
+
+/// Attributes a client may add, modify or delete: everything except the server-owned
+/// ones and the immutable cryptographic ones.
+pub fn is_client_editable(name: &str) -> bool {
+    !SERVER_OWNED.contains(&name)
+        && !matches!(name, "Cryptographic Algorithm" | "Cryptographic Length")
+}
+
+/// Attributes of which an object has at most one value.
+pub fn is_single_valued(name: &str) -> bool {
+    matches!(
+        name,
+        "Cryptographic Usage Mask" | "Contact Information" | "Sensitive" | "Extractable"
+    )
+}
+
+/// The editable attributes of an object, flattened: every value one entry, in order.
+pub fn editable(name: &Option<String>, a: &Attributes) -> Vec<KAttr> {
+    let mut out = Vec::new();
+    if let Some(n) = name {
+        out.push(name_attr(n));
+    }
+    if let Some(m) = a.usage_mask {
+        out.push(KAttr {
+            name: "Cryptographic Usage Mask".into(),
+            value: Ttlv::int(t::CRYPTOGRAPHIC_USAGE_MASK, m as i32),
+        });
+    }
+    for (k, v) in &a.custom {
+        out.push(KAttr {
+            name: k.clone(),
+            value: Ttlv::text(t::ATTRIBUTE_VALUE, v.clone()),
+        });
+    }
+    out.extend(a.kmip.iter().filter_map(from_stored));
+    out
+}
+
+/// Writes a flattened list back into the name and attributes (inverse of [`editable`]).
+pub fn store_editable(
+    list: &[KAttr],
+    name: &mut Option<String>,
+    a: &mut Attributes,
+) -> Result<(), KmipError> {
+    *name = None;
+    a.usage_mask = None;
+    a.custom.clear();
+    a.kmip.clear();
+    for item in list {
+        match item.name.as_str() {
+            "Name" if name.is_none() => *name = Some(name_value(item)?),
+            "Cryptographic Usage Mask" if a.usage_mask.is_none() => {
+                a.usage_mask = Some(int_of(item)? as u32)
+            }
+            n if (n.starts_with("x-") || n.starts_with("y-")) && !a.custom.contains_key(n) => {
+                match &item.value.value {
+                    Value::TextString(s) => {
+                        a.custom.insert(n.to_owned(), s.clone());
+                    }
+                    _ => a.kmip.push(stored(item)),
+                }
+            }
+            _ => a.kmip.push(stored(item)),
+        }
+    }
+    Ok(())
+}

@@ -4,6 +4,7 @@
 //! here, passing the caller as a [`Principal`]. The service never knows which
 //! transport called it; it alone touches the store and the root of trust.
 
+mod attributes;
 pub mod auth;
 pub mod endpoints;
 mod error;
@@ -493,7 +494,7 @@ impl KeyService {
     }
 }
 
-fn check_name(name: Option<&str>) -> Result<(), ServiceError> {
+pub(crate) fn check_name(name: Option<&str>) -> Result<(), ServiceError> {
     match name {
         Some(n) if !is_valid_key_name(n) => Err(ServiceError::InvalidArgument(format!(
             "name: {KEY_NAME_RULE}"

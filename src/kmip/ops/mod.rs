@@ -2,11 +2,13 @@
 //! into calls on the service layer and a response payload; none touches the store or
 //! the HSM.
 
+mod attrs;
 mod create;
 mod discover;
 mod get;
 mod lifecycle;
 mod locate;
+mod misc;
 
 use super::enums::operation as op;
 use super::error::KmipError;
@@ -41,6 +43,13 @@ pub const SUPPORTED_OPERATIONS: &[u32] = &[
     op::ACTIVATE,
     op::REVOKE,
     op::DESTROY,
+    op::ADD_ATTRIBUTE,
+    op::MODIFY_ATTRIBUTE,
+    op::DELETE_ATTRIBUTE,
+    op::SET_ATTRIBUTE,
+    op::CHECK,
+    op::LOG,
+    op::INTEROP,
 ];
 
 impl Batch<'_> {
@@ -70,6 +79,13 @@ impl Batch<'_> {
             op::ACTIVATE => lifecycle::activate(self, payload).await,
             op::REVOKE => lifecycle::revoke(self, payload).await,
             op::DESTROY => lifecycle::destroy(self, payload).await,
+            op::ADD_ATTRIBUTE => attrs::add_attribute(self, payload).await,
+            op::MODIFY_ATTRIBUTE => attrs::modify_attribute(self, payload).await,
+            op::DELETE_ATTRIBUTE => attrs::delete_attribute(self, payload).await,
+            op::SET_ATTRIBUTE => attrs::set_attribute(self, payload).await,
+            op::CHECK => misc::check(self, payload).await,
+            op::LOG => misc::log(self, payload),
+            op::INTEROP => misc::interop(self, payload),
             other => Err(KmipError::unsupported(format!(
                 "operation 0x{other:08X} is not supported"
             ))),
