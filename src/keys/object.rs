@@ -56,6 +56,10 @@ impl ObjectType {
 pub enum Algorithm {
     /// AES.
     Aes,
+    /// RSA (key pairs).
+    Rsa,
+    /// Elliptic curve keys on NIST P-256 or P-384 (the length names the curve).
+    Ec,
 }
 
 impl Algorithm {
@@ -63,6 +67,8 @@ impl Algorithm {
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::Aes => "AES",
+            Algorithm::Rsa => "RSA",
+            Algorithm::Ec => "EC",
         }
     }
 
@@ -70,6 +76,8 @@ impl Algorithm {
     pub fn parse(s: &str) -> Option<Algorithm> {
         match s.to_ascii_uppercase().as_str() {
             "AES" => Some(Algorithm::Aes),
+            "RSA" => Some(Algorithm::Rsa),
+            "EC" => Some(Algorithm::Ec),
             _ => None,
         }
     }
@@ -78,6 +86,8 @@ impl Algorithm {
     pub fn allowed_lengths(self) -> &'static [u32] {
         match self {
             Algorithm::Aes => &[128, 256],
+            Algorithm::Rsa => &[2048, 3072, 4096],
+            Algorithm::Ec => &[256, 384],
         }
     }
 }
@@ -136,6 +146,9 @@ pub struct Attributes {
     /// Custom attributes (`x-...` in KMIP).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom: BTreeMap<String, String>,
+    /// Links to other objects (a key pair's halves, a replacement key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
     /// KMIP Cryptographic Usage Mask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_mask: Option<u32>,
@@ -143,6 +156,29 @@ pub struct Attributes {
     /// Application Specific Information, non-text custom attributes, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kmip: Vec<KmipAttribute>,
+}
+
+/// A link from one object to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// What the other object is to this one.
+    pub kind: LinkKind,
+    /// The other object's ID.
+    pub id: String,
+}
+
+/// Kinds of links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// The public half of this private key.
+    PublicKey,
+    /// The private half of this public key.
+    PrivateKey,
+    /// The key that replaced this one (Re-key).
+    Replacement,
+    /// The key this one replaced.
+    Replaced,
 }
 
 /// A KMIP attribute Clavis stores without interpreting it.

@@ -11,6 +11,7 @@ use super::error::KmipError;
 use super::message::ProtocolVersion;
 use super::tags::{self as t, TAG_NAMES};
 use super::ttlv::{Ttlv, Value};
+use crate::keys::LinkKind;
 use crate::keys::{
     Algorithm, Attributes, KmipAttribute, ObjectMeta, ObjectType, RevocationReason, State,
 };
@@ -180,6 +181,8 @@ pub fn name_value(a: &KAttr) -> Result<String, KmipError> {
 pub fn algorithm_to_kmip(a: Algorithm) -> u32 {
     match a {
         Algorithm::Aes => ca::AES,
+        Algorithm::Rsa => ca::RSA,
+        Algorithm::Ec => ca::EC,
     }
 }
 
@@ -187,9 +190,12 @@ pub fn algorithm_to_kmip(a: Algorithm) -> u32 {
 pub fn algorithm_from_kmip(v: u32) -> Result<Algorithm, KmipError> {
     match v {
         ca::AES => Ok(Algorithm::Aes),
+        ca::RSA => Ok(Algorithm::Rsa),
+        // Clients name EC keys EC or ECDSA.
+        ca::EC | ca::ECDSA => Ok(Algorithm::Ec),
         other => Err(KmipError::new(
             super::enums::result_reason::INVALID_FIELD,
-            format!("Cryptographic Algorithm 0x{other:08X} is not supported; use AES"),
+            format!("Cryptographic Algorithm 0x{other:08X} is not supported; use AES, RSA or EC"),
         )),
     }
 }
@@ -403,7 +409,9 @@ pub fn object_attributes(meta: &ObjectMeta) -> Vec<KAttr> {
             Ttlv::enumeration(t::CRYPTOGRAPHIC_ALGORITHM, algorithm_to_kmip(a)),
         );
     }
-    if let (Some(l), ObjectType::SymmetricKey) = (meta.length, meta.object_type) {
+    if let (Some(l), ObjectType::SymmetricKey | ObjectType::PrivateKey | ObjectType::PublicKey) =
+        (meta.length, meta.object_type)
+    {
         push(
             "Cryptographic Length",
             Ttlv::int(t::CRYPTOGRAPHIC_LENGTH, l as i32),
@@ -457,6 +465,24 @@ pub fn object_attributes(meta: &ObjectMeta) -> Vec<KAttr> {
     );
     if let Some(n) = &meta.name {
         out.push(name_attr(n));
+    }
+    for l in &a.links {
+        let kind = match l.kind {
+            LinkKind::PublicKey => super::enums::link_type::PUBLIC_KEY_LINK,
+            LinkKind::PrivateKey => super::enums::link_type::PRIVATE_KEY_LINK,
+            LinkKind::Replacement => super::enums::link_type::REPLACEMENT_OBJECT_LINK,
+            LinkKind::Replaced => super::enums::link_type::REPLACED_OBJECT_LINK,
+        };
+        out.push(KAttr {
+            name: "Link".into(),
+            value: Ttlv::structure(
+                t::LINK,
+                vec![
+                    Ttlv::enumeration(t::LINK_TYPE, kind),
+                    Ttlv::text(t::LINKED_OBJECT_IDENTIFIER, l.id.clone()),
+                ],
+            ),
+        });
     }
     for (k, v) in &a.custom {
         out.push(KAttr {

@@ -54,6 +54,9 @@ impl From<ServiceError> for KmipError {
             ServiceError::Unauthenticated => rr::AUTHENTICATION_NOT_SUCCESSFUL,
             ServiceError::Forbidden(_) => rr::PERMISSION_DENIED,
             ServiceError::Contended(_) => rr::GENERAL_FAILURE,
+            ServiceError::Crypto(_) => rr::CRYPTOGRAPHIC_FAILURE,
+            ServiceError::WrongUse(_) => rr::INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK,
+            ServiceError::WrongState(_) => rr::WRONG_KEY_LIFECYCLE_STATE,
             ServiceError::EndpointNotFound(_) => rr::ITEM_NOT_FOUND,
             ServiceError::EndpointExists(_) | ServiceError::EndpointState { .. } => {
                 rr::INVALID_FIELD

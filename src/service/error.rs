@@ -72,6 +72,15 @@ pub enum ServiceError {
     /// Issuing a certificate failed.
     #[error("cannot issue the certificate: {0}")]
     Certificate(String),
+    /// A cryptographic operation failed (bad input to it, or an internal failure).
+    #[error("cryptographic operation failed: {0}")]
+    Crypto(String),
+    /// The object may not be used this way (wrong type or usage mask).
+    #[error("{0}")]
+    WrongUse(String),
+    /// The object's state does not allow this use (e.g. encrypting with a deactivated key).
+    #[error("{0}")]
+    WrongState(String),
     /// The root of trust failed.
     #[error("root of trust: {0}")]
     Rot(#[from] RotError),

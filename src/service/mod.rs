@@ -6,12 +6,16 @@
 
 mod attributes;
 pub mod auth;
+mod crypto;
 pub mod endpoints;
 mod error;
+mod keypair;
 mod status;
 
+pub use crypto::{CipherMode, Encrypted};
 pub use endpoints::{EndpointCertificate, EndpointInfo, Enrollment, EnrollmentToken};
 pub use error::ServiceError;
+pub use keypair::CreateKeyPair;
 pub use status::{ObjectCounts, Status};
 
 use crate::hlc::{to_db, Hlc};
@@ -83,13 +87,13 @@ pub struct CreateKey {
 }
 
 /// What a new object is, before it has an ID.
-struct NewObject {
-    object_type: ObjectType,
-    algorithm: Option<Algorithm>,
-    length: Option<u32>,
-    name: Option<String>,
-    activate: bool,
-    attributes: Attributes,
+pub(crate) struct NewObject {
+    pub(crate) object_type: ObjectType,
+    pub(crate) algorithm: Option<Algorithm>,
+    pub(crate) length: Option<u32>,
+    pub(crate) name: Option<String>,
+    pub(crate) activate: bool,
+    pub(crate) attributes: Attributes,
 }
 
 /// Largest secret data accepted, in bytes.
@@ -162,6 +166,12 @@ impl KeyService {
         who: &Principal,
         req: CreateKey,
     ) -> Result<ObjectMeta, ServiceError> {
+        if req.algorithm != Algorithm::Aes {
+            return Err(ServiceError::InvalidArgument(format!(
+                "algorithm: {} keys come in pairs; create them as a key pair",
+                req.algorithm.as_str()
+            )));
+        }
         if !req.algorithm.allowed_lengths().contains(&req.length) {
             return Err(ServiceError::InvalidArgument(format!(
                 "length: {} keys are {:?} bits long, not {}",
@@ -241,6 +251,12 @@ impl KeyService {
         req: CreateKey,
         material: KeyMaterial,
     ) -> Result<ObjectMeta, ServiceError> {
+        if req.algorithm != Algorithm::Aes {
+            return Err(ServiceError::InvalidArgument(format!(
+                "algorithm: only AES symmetric keys can be registered, not {}",
+                req.algorithm.as_str()
+            )));
+        }
         if material.len() * 8 != req.length as usize
             || !req.algorithm.allowed_lengths().contains(&req.length)
         {
@@ -274,6 +290,20 @@ impl KeyService {
         new: NewObject,
         material: &KeyMaterial,
     ) -> Result<ObjectMeta, ServiceError> {
+        let obj = self.build_object(new_object_id(), new, material)?;
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        tx.insert_object(&obj).await?;
+        tx.commit().await?;
+        Ok(obj.meta)
+    }
+
+    /// A new object row with `material` wrapped under the active master key.
+    fn build_object(
+        &self,
+        id: String,
+        new: NewObject,
+        material: &KeyMaterial,
+    ) -> Result<StoredObject, ServiceError> {
         let NewObject {
             object_type,
             algorithm,
@@ -287,9 +317,9 @@ impl KeyService {
             custom: given.custom,
             usage_mask: given.usage_mask,
             kmip: given.kmip,
+            links: given.links,
             ..Attributes::default()
         };
-        let id = new_object_id();
         let wrapped = self.rot.wrap(&self.master_key, &id, material)?;
         let now = now_secs();
         let state = if activate {
@@ -298,7 +328,7 @@ impl KeyService {
         } else {
             State::PreActive
         };
-        let obj = StoredObject {
+        Ok(StoredObject {
             meta: ObjectMeta {
                 id,
                 object_type,
@@ -314,14 +344,10 @@ impl KeyService {
             master_key_id: Some(self.master_key.0.clone()),
             hlc: to_db(self.hlc.now()),
             origin_node: self.node.node_id.clone(),
-        };
-        let mut tx = self.store.begin_write(&self.node.node_id).await?;
-        tx.insert_object(&obj).await?;
-        tx.commit().await?;
-        Ok(obj.meta)
+        })
     }
 
-    async fn load(&self, id: &str) -> Result<StoredObject, ServiceError> {
+    pub(crate) async fn load(&self, id: &str) -> Result<StoredObject, ServiceError> {
         if !is_valid_object_id(id) {
             return Err(ServiceError::InvalidId(truncate(id)));
         }

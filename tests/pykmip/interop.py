@@ -104,6 +104,33 @@ def main():
             out["get_unknown"] = "allowed"
         except Exception as e:
             out["get_unknown"] = "refused: " + str(e)[:200]
+        # Key pairs, and cryptography with keys that stay in Clavis.
+        pub_uid, priv_uid = c.create_key_pair(enums.CryptographicAlgorithm.RSA, 2048)
+        out["keypair_private_type"] = type(c.get(priv_uid)).__name__
+        out["keypair_public_type"] = type(c.get(pub_uid)).__name__
+        c.activate(priv_uid)
+        c.activate(pub_uid)
+        sig_params = {
+            "cryptographic_algorithm": enums.CryptographicAlgorithm.RSA,
+            "hashing_algorithm": enums.HashingAlgorithm.SHA_256,
+            "padding_method": enums.PaddingMethod.PKCS1v15,
+        }
+        signature = c.sign(b"tape label XXA012", uid=priv_uid, cryptographic_parameters=sig_params)
+        out["signature_len"] = len(signature)
+        out["verify_good"] = c.signature_verify(b"tape label XXA012", signature, uid=pub_uid, cryptographic_parameters=sig_params).name
+        out["verify_bad"] = c.signature_verify(b"tape label XXA013", signature, uid=pub_uid, cryptographic_parameters=sig_params).name
+
+        enc_uid = c.create(enums.CryptographicAlgorithm.AES, 256, cryptographic_usage_mask=[
+            enums.CryptographicUsageMask.ENCRYPT, enums.CryptographicUsageMask.DECRYPT])
+        c.activate(enc_uid)
+        cbc = {
+            "cryptographic_algorithm": enums.CryptographicAlgorithm.AES,
+            "block_cipher_mode": enums.BlockCipherMode.CBC,
+            "padding_method": enums.PaddingMethod.PKCS5,
+        }
+        ct, iv = c.encrypt(b"backup set 2026-11-23", uid=enc_uid, cryptographic_parameters=cbc)
+        out["cbc_ciphertext_len"] = len(ct)
+        out["cbc_roundtrip"] = c.decrypt(ct, uid=enc_uid, cryptographic_parameters=cbc, iv_counter_nonce=iv) == b"backup set 2026-11-23"
     print(json.dumps(out))
 
 

@@ -91,6 +91,40 @@ pub async fn get(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
                 ],
             )
         }
+        ObjectType::PrivateKey | ObjectType::PublicKey => {
+            let (tag, default) = if meta.object_type == ObjectType::PrivateKey {
+                (t::PRIVATE_KEY, kft::PKCS_8)
+            } else {
+                (t::PUBLIC_KEY, kft::X_509)
+            };
+            let format = wanted.unwrap_or(default);
+            if format != default {
+                return Err(KmipError::new(
+                    rr::KEY_FORMAT_TYPE_NOT_SUPPORTED,
+                    "private keys are served as PKCS#8 and public keys as X.509 SubjectPublicKeyInfo",
+                ));
+            }
+            let mut block = vec![
+                Ttlv::enumeration(t::KEY_FORMAT_TYPE, format),
+                Ttlv::structure(
+                    t::KEY_VALUE,
+                    vec![Ttlv::bytes(
+                        t::KEY_MATERIAL,
+                        material.expose_secret().to_vec(),
+                    )],
+                ),
+            ];
+            if let Some(a) = meta.algorithm {
+                block.push(Ttlv::enumeration(
+                    t::CRYPTOGRAPHIC_ALGORITHM,
+                    algorithm_to_kmip(a),
+                ));
+            }
+            if let Some(l) = meta.length {
+                block.push(Ttlv::int(t::CRYPTOGRAPHIC_LENGTH, l as i32));
+            }
+            Ttlv::structure(tag, vec![Ttlv::structure(t::KEY_BLOCK, block)])
+        }
         other => {
             return Err(KmipError::unsupported(format!(
                 "Get of {} objects is not supported yet",

@@ -4,8 +4,10 @@
 
 mod attrs;
 mod create;
+mod crypto;
 mod discover;
 mod get;
+mod keypair;
 mod lifecycle;
 mod locate;
 mod misc;
@@ -50,6 +52,12 @@ pub const SUPPORTED_OPERATIONS: &[u32] = &[
     op::CHECK,
     op::LOG,
     op::INTEROP,
+    op::CREATE_KEY_PAIR,
+    op::ENCRYPT,
+    op::DECRYPT,
+    op::SIGN,
+    op::SIGNATURE_VERIFY,
+    op::RNG_RETRIEVE,
 ];
 
 impl Batch<'_> {
@@ -86,6 +94,12 @@ impl Batch<'_> {
             op::CHECK => misc::check(self, payload).await,
             op::LOG => misc::log(self, payload),
             op::INTEROP => misc::interop(self, payload),
+            op::CREATE_KEY_PAIR => keypair::create_key_pair(self, payload).await,
+            op::ENCRYPT => crypto::encrypt(self, payload).await,
+            op::DECRYPT => crypto::decrypt(self, payload).await,
+            op::SIGN => crypto::sign(self, payload).await,
+            op::SIGNATURE_VERIFY => crypto::signature_verify(self, payload).await,
+            op::RNG_RETRIEVE => crypto::rng_retrieve(self, payload).await,
             other => Err(KmipError::unsupported(format!(
                 "operation 0x{other:08X} is not supported"
             ))),

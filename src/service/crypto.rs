@@ -1,0 +1,346 @@
+//! Cryptography with keys that stay in Clavis: AES-GCM and AES-CBC encryption, and
+//! signatures with private keys. The key is unwrapped for the call and dropped
+//! (zeroized) when it returns.
+
+use super::{KeyService, Principal, ServiceError};
+use crate::keys::asymmetric::{self, SignatureScheme};
+use crate::keys::{Algorithm, LinkKind, ObjectMeta, ObjectType, State};
+use crate::rot::WrappedKey;
+use crate::secret::KeyMaterial;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use zeroize::Zeroizing;
+
+/// KMIP usage-mask bits checked here.
+const MASK_SIGN: u32 = 0x1;
+const MASK_VERIFY: u32 = 0x2;
+const MASK_ENCRYPT: u32 = 0x4;
+const MASK_DECRYPT: u32 = 0x8;
+
+/// Block cipher modes offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CipherMode {
+    /// AES-GCM, 96-bit nonce, 128-bit tag.
+    Gcm,
+    /// AES-CBC with PKCS#7 padding, 128-bit IV.
+    Cbc,
+}
+
+/// The result of an encryption.
+#[derive(Debug, Clone)]
+pub struct Encrypted {
+    /// Ciphertext.
+    pub data: Vec<u8>,
+    /// The IV or nonce used (generated when the caller gave none).
+    pub iv: Vec<u8>,
+    /// GCM authentication tag.
+    pub tag: Option<Vec<u8>>,
+}
+
+fn check_mask(meta: &ObjectMeta, bit: u32, what: &str) -> Result<(), ServiceError> {
+    match meta.attributes.usage_mask {
+        Some(m) if m & bit == 0 => Err(ServiceError::WrongUse(format!(
+            "object {} may not be used to {what}: its Cryptographic Usage Mask forbids it",
+            meta.id
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Protecting new data needs an Active key.
+fn check_protect(meta: &ObjectMeta, what: &str) -> Result<(), ServiceError> {
+    if meta.state != State::Active {
+        return Err(ServiceError::WrongState(format!(
+            "object {} is {}; only active keys {what}",
+            meta.id, meta.state
+        )));
+    }
+    Ok(())
+}
+
+/// Processing existing data is allowed while the material exists and the key was ever
+/// activated (Active, Deactivated, Compromised).
+fn check_process(meta: &ObjectMeta, what: &str) -> Result<(), ServiceError> {
+    if matches!(meta.state, State::PreActive) || meta.state.is_destroyed() {
+        return Err(ServiceError::WrongState(format!(
+            "object {} is {}; it cannot {what}",
+            meta.id, meta.state
+        )));
+    }
+    Ok(())
+}
+
+fn random(len: usize) -> Result<Vec<u8>, ServiceError> {
+    let mut v = vec![0u8; len];
+    getrandom::fill(&mut v).map_err(|_| ServiceError::Crypto("no OS randomness".into()))?;
+    Ok(v)
+}
+
+fn aes_gcm_encrypt(
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    data: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), ServiceError> {
+    let bad = |_| ServiceError::Crypto("AES-GCM".into());
+    let mut out = match key.len() {
+        16 => aes_gcm::Aes128Gcm::new_from_slice(key)
+            .map_err(|_| ServiceError::Crypto("AES key".into()))?
+            .encrypt(nonce_of(nonce)?, Payload { msg: data, aad })
+            .map_err(bad)?,
+        32 => aes_gcm::Aes256Gcm::new_from_slice(key)
+            .map_err(|_| ServiceError::Crypto("AES key".into()))?
+            .encrypt(nonce_of(nonce)?, Payload { msg: data, aad })
+            .map_err(bad)?,
+        _ => {
+            return Err(ServiceError::WrongUse(
+                "AES-GCM needs a 128- or 256-bit key".into(),
+            ))
+        }
+    };
+    let tag = out.split_off(out.len() - 16);
+    Ok((out, tag))
+}
+
+fn nonce_of(nonce: &[u8]) -> Result<&aes_gcm::aead::Nonce<aes_gcm::Aes256Gcm>, ServiceError> {
+    <&aes_gcm::aead::Nonce<aes_gcm::Aes256Gcm>>::try_from(nonce).map_err(|_| {
+        ServiceError::InvalidArgument("IV/Counter/Nonce: AES-GCM takes a 12-byte nonce".into())
+    })
+}
+
+fn aes_gcm_decrypt(
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    data: &[u8],
+    tag: &[u8],
+) -> Result<Vec<u8>, ServiceError> {
+    if tag.len() != 16 {
+        return Err(ServiceError::InvalidArgument(
+            "tag: AES-GCM tags are 16 bytes".into(),
+        ));
+    }
+    let mut msg = data.to_vec();
+    msg.extend_from_slice(tag);
+    let bad = |_| ServiceError::Crypto("AES-GCM authentication failed".into());
+    match key.len() {
+        16 => aes_gcm::Aes128Gcm::new_from_slice(key)
+            .map_err(|_| ServiceError::Crypto("AES key".into()))?
+            .decrypt(nonce_of(nonce)?, Payload { msg: &msg, aad })
+            .map_err(bad),
+        32 => aes_gcm::Aes256Gcm::new_from_slice(key)
+            .map_err(|_| ServiceError::Crypto("AES key".into()))?
+            .decrypt(nonce_of(nonce)?, Payload { msg: &msg, aad })
+            .map_err(bad),
+        _ => Err(ServiceError::WrongUse(
+            "AES-GCM needs a 128- or 256-bit key".into(),
+        )),
+    }
+}
+
+fn aes_cbc(key: &[u8], iv: &[u8], data: &[u8], encrypt: bool) -> Result<Vec<u8>, ServiceError> {
+    use cbc::cipher::block_padding::Pkcs7;
+    use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+    if iv.len() != 16 {
+        return Err(ServiceError::InvalidArgument(
+            "IV/Counter/Nonce: AES-CBC takes a 16-byte IV".into(),
+        ));
+    }
+    let bad_key = |_| ServiceError::Crypto("AES key".into());
+    let bad = |_| ServiceError::Crypto("AES-CBC: bad padding or length".into());
+    match (key.len(), encrypt) {
+        (16, true) => Ok(cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .map_err(bad_key)?
+            .encrypt_padded_vec::<Pkcs7>(data)),
+        (32, true) => Ok(cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
+            .map_err(bad_key)?
+            .encrypt_padded_vec::<Pkcs7>(data)),
+        (16, false) => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .map_err(bad_key)?
+            .decrypt_padded_vec::<Pkcs7>(data)
+            .map_err(bad),
+        (32, false) => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+            .map_err(bad_key)?
+            .decrypt_padded_vec::<Pkcs7>(data)
+            .map_err(bad),
+        _ => Err(ServiceError::WrongUse(
+            "AES-CBC needs a 128- or 256-bit key".into(),
+        )),
+    }
+}
+
+impl KeyService {
+    async fn material_of(&self, id: &str) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
+        let obj = self.load(id).await?;
+        let wrapped = match (&obj.wrapped, obj.meta.state.is_destroyed()) {
+            (Some(w), false) => WrappedKey::from_bytes(w)?,
+            _ => return Err(ServiceError::Destroyed(obj.meta.id)),
+        };
+        let key = self.rot.unwrap(&wrapped, &obj.meta.id)?;
+        Ok((obj.meta, key))
+    }
+
+    fn symmetric(meta: &ObjectMeta) -> Result<(), ServiceError> {
+        if meta.object_type != ObjectType::SymmetricKey || meta.algorithm != Some(Algorithm::Aes) {
+            return Err(ServiceError::WrongUse(format!(
+                "object {} is not an AES key",
+                meta.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Encrypts `data` with an Active AES key.
+    pub async fn encrypt(
+        &self,
+        who: &Principal,
+        id: &str,
+        mode: CipherMode,
+        iv: Option<Vec<u8>>,
+        aad: Option<Vec<u8>>,
+        data: &[u8],
+    ) -> Result<Encrypted, ServiceError> {
+        let (meta, key) = self.material_of(id).await?;
+        Self::symmetric(&meta)?;
+        check_protect(&meta, "encrypt")?;
+        check_mask(&meta, MASK_ENCRYPT, "encrypt")?;
+        let out = match mode {
+            CipherMode::Gcm => {
+                let iv = match iv {
+                    Some(v) => v,
+                    None => random(12)?,
+                };
+                let (data, tag) = aes_gcm_encrypt(
+                    key.expose_secret(),
+                    &iv,
+                    aad.as_deref().unwrap_or(&[]),
+                    data,
+                )?;
+                Encrypted {
+                    data,
+                    iv,
+                    tag: Some(tag),
+                }
+            }
+            CipherMode::Cbc => {
+                let iv = match iv {
+                    Some(v) => v,
+                    None => random(16)?,
+                };
+                Encrypted {
+                    data: aes_cbc(key.expose_secret(), &iv, data, true)?,
+                    iv,
+                    tag: None,
+                }
+            }
+        };
+        tracing::info!(principal = %who.name, action = "encrypt", object = %id, "data encrypted");
+        Ok(out)
+    }
+
+    /// Decrypts with an AES key that is Active, Deactivated or Compromised.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn decrypt(
+        &self,
+        who: &Principal,
+        id: &str,
+        mode: CipherMode,
+        iv: &[u8],
+        aad: Option<&[u8]>,
+        tag: Option<&[u8]>,
+        data: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
+        let (meta, key) = self.material_of(id).await?;
+        Self::symmetric(&meta)?;
+        check_process(&meta, "decrypt")?;
+        check_mask(&meta, MASK_DECRYPT, "decrypt")?;
+        let out = match mode {
+            CipherMode::Gcm => {
+                let tag = tag.ok_or_else(|| {
+                    ServiceError::InvalidArgument("tag: AES-GCM decryption needs the tag".into())
+                })?;
+                aes_gcm_decrypt(key.expose_secret(), iv, aad.unwrap_or(&[]), data, tag)?
+            }
+            CipherMode::Cbc => aes_cbc(key.expose_secret(), iv, data, false)?,
+        };
+        tracing::info!(principal = %who.name, action = "decrypt", object = %id, "data decrypted");
+        Ok(Zeroizing::new(out))
+    }
+
+    /// Signs `data` with an Active private key.
+    pub async fn sign(
+        &self,
+        who: &Principal,
+        id: &str,
+        scheme: SignatureScheme,
+        data: &[u8],
+    ) -> Result<Vec<u8>, ServiceError> {
+        let (meta, key) = self.material_of(id).await?;
+        if meta.object_type != ObjectType::PrivateKey {
+            return Err(ServiceError::WrongUse(format!(
+                "object {} is not a private key",
+                meta.id
+            )));
+        }
+        check_protect(&meta, "sign")?;
+        check_mask(&meta, MASK_SIGN, "sign")?;
+        let (alg, bits) = (
+            meta.algorithm.unwrap_or(Algorithm::Rsa),
+            meta.length.unwrap_or(0),
+        );
+        let sig = asymmetric::sign(alg, bits, &key, scheme, data)?;
+        tracing::info!(principal = %who.name, action = "sign", object = %id, "data signed");
+        Ok(sig)
+    }
+
+    /// Verifies a signature with a public key (or the public half of a private key).
+    pub async fn verify(
+        &self,
+        who: &Principal,
+        id: &str,
+        scheme: SignatureScheme,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, ServiceError> {
+        let meta = self.get(who, id).await?;
+        let public_id = match meta.object_type {
+            ObjectType::PublicKey => meta.id.clone(),
+            ObjectType::PrivateKey => meta
+                .attributes
+                .links
+                .iter()
+                .find(|l| l.kind == LinkKind::PublicKey)
+                .map(|l| l.id.clone())
+                .ok_or_else(|| {
+                    ServiceError::WrongUse(format!(
+                        "private key {} has no linked public key",
+                        meta.id
+                    ))
+                })?,
+            _ => {
+                return Err(ServiceError::WrongUse(format!(
+                    "object {} is not a public key",
+                    meta.id
+                )))
+            }
+        };
+        let (public, spki) = self.material_of(&public_id).await?;
+        check_process(&public, "verify")?;
+        check_mask(&public, MASK_VERIFY, "verify")?;
+        let (alg, bits) = (
+            public.algorithm.unwrap_or(Algorithm::Rsa),
+            public.length.unwrap_or(0),
+        );
+        let ok = asymmetric::verify(alg, bits, spki.expose_secret(), scheme, data, signature)?;
+        tracing::info!(principal = %who.name, action = "verify", object = %id, valid = ok, "signature checked");
+        Ok(ok)
+    }
+}
+
+impl KeyService {
+    /// `len` random bytes from the root of trust.
+    pub async fn random(&self, who: &Principal, len: usize) -> Result<KeyMaterial, ServiceError> {
+        let r = self.rot.random(len)?;
+        tracing::info!(principal = %who.name, action = "random", bytes = len, "random bytes served");
+        Ok(r)
+    }
+}
