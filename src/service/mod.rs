@@ -10,6 +10,7 @@ mod crypto;
 pub mod endpoints;
 mod error;
 mod keypair;
+mod rekey;
 mod status;
 
 pub use crypto::{CipherMode, Encrypted};

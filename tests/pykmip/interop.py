@@ -130,6 +130,8 @@ def main():
         }
         ct, iv = c.encrypt(b"backup set 2026-11-23", uid=enc_uid, cryptographic_parameters=cbc)
         out["cbc_ciphertext_len"] = len(ct)
+        new_uid = c.rekey(uid=enc_uid)
+        out["rekey_new"] = new_uid != enc_uid and len(bytes(c.get(new_uid).value)) == 32
         out["cbc_roundtrip"] = c.decrypt(ct, uid=enc_uid, cryptographic_parameters=cbc, iv_counter_nonce=iv) == b"backup set 2026-11-23"
     print(json.dumps(out))
 

@@ -43,3 +43,16 @@ pub async fn destroy(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
     let meta = b.svc.destroy(b.who, &id).await?;
     Ok(done(meta.id))
 }
+
+/// Re-key: a replacement for a symmetric key.
+pub async fn rekey(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
+    let id = b.uid(req)?;
+    if req.child(t::OFFSET).is_some() {
+        return Err(KmipError::new(
+            crate::kmip::enums::result_reason::FEATURE_NOT_SUPPORTED,
+            "Re-key with an Offset is not supported",
+        ));
+    }
+    let meta = b.svc.rekey(b.who, &id).await?;
+    Ok(done(meta.id))
+}

@@ -58,6 +58,7 @@ pub const SUPPORTED_OPERATIONS: &[u32] = &[
     op::SIGN,
     op::SIGNATURE_VERIFY,
     op::RNG_RETRIEVE,
+    op::REKEY,
 ];
 
 impl Batch<'_> {
@@ -100,6 +101,7 @@ impl Batch<'_> {
             op::SIGN => crypto::sign(self, payload).await,
             op::SIGNATURE_VERIFY => crypto::signature_verify(self, payload).await,
             op::RNG_RETRIEVE => crypto::rng_retrieve(self, payload).await,
+            op::REKEY => lifecycle::rekey(self, payload).await,
             other => Err(KmipError::unsupported(format!(
                 "operation 0x{other:08X} is not supported"
             ))),
