@@ -2,6 +2,8 @@
 //! them, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod kmip_client;
+pub mod kmip_xml;
 pub mod node;
 pub mod pg;
 pub mod rot_suite;
