@@ -36,6 +36,20 @@ const EXPECTED_PASS: &[&str] = &[
     "SKFF-M-3-21",
     "TL-M-1-21",
     "TL-M-2-21",
+    "SKFF-M-2-14",
+    "SKFF-M-5-14",
+    "SKFF-M-6-14",
+    "SKFF-M-7-14",
+    "SKLC-M-1-14",
+    "SKLC-M-2-14",
+    "BL-M-3-21",
+    "SKFF-M-2-21",
+    "SKLC-M-1-21",
+    "SKLC-M-2-21",
+    "AKLC-M-1-14",
+    "AKLC-M-2-14",
+    "AKLC-M-1-21",
+    "AKLC-M-2-21",
 ];
 
 /// How far a `$NOW` in a response may be from the test's clock.

@@ -231,7 +231,7 @@ async fn lifecycle_rules_hold_and_refusals_change_nothing(rot: &str, store: &str
         .create_key(
             &admin(),
             CreateKey {
-                length: 192,
+                length: 512,
                 ..aes256(false)
             },
         )

@@ -1,5 +1,6 @@
 //! Key pairs: generation (RSA, EC P-256/P-384), and signatures with keys that never
-//! leave Clavis. Private keys are PKCS#8 DER in [`KeyMaterial`]; public keys are
+//! leave Clavis. RSA keys are kept in PKCS#1 (RSAPrivateKey / RSAPublicKey DER), the
+//! format KMIP clients expect for RSA; EC private keys in PKCS#8 and EC public keys as
 //! SubjectPublicKeyInfo DER.
 //!
 //! ring signs and verifies; it cannot generate RSA keys, so RSA generation uses the
@@ -26,10 +27,10 @@ pub enum AsymmetricError {
 
 /// A fresh key pair.
 pub struct KeyPairDer {
-    /// PKCS#8 private key.
-    pub private_pkcs8: KeyMaterial,
-    /// SubjectPublicKeyInfo.
-    pub public_spki: Vec<u8>,
+    /// The private key: PKCS#1 for RSA, PKCS#8 for EC.
+    pub private_der: KeyMaterial,
+    /// The public key: PKCS#1 RSAPublicKey for RSA, SubjectPublicKeyInfo for EC.
+    pub public_der: Vec<u8>,
 }
 
 // DER prefixes of an EC SubjectPublicKeyInfo up to the point (id-ecPublicKey + curve).
@@ -56,15 +57,15 @@ pub fn generate(alg: Algorithm, bits: u32) -> Result<KeyPairDer, AsymmetricError
             let rng = SystemRandom::new();
             let doc = EcdsaKeyPair::generate_pkcs8(signing, &rng)
                 .map_err(|_| AsymmetricError::Crypto("EC key generation"))?;
-            let private_pkcs8 = KeyMaterial::from_slice(doc.as_ref());
-            let pair = EcdsaKeyPair::from_pkcs8(signing, private_pkcs8.expose_secret(), &rng)
+            let private_der = KeyMaterial::from_slice(doc.as_ref());
+            let pair = EcdsaKeyPair::from_pkcs8(signing, private_der.expose_secret(), &rng)
                 .map_err(|_| AsymmetricError::Crypto("EC key load"))?;
-            let mut public_spki =
+            let mut public_der =
                 hex::decode(prefix).map_err(|_| AsymmetricError::Crypto("SPKI prefix"))?;
-            public_spki.extend_from_slice(pair.public_key().as_ref());
+            public_der.extend_from_slice(pair.public_key().as_ref());
             Ok(KeyPairDer {
-                private_pkcs8,
-                public_spki,
+                private_der,
+                public_der,
             })
         }
         Algorithm::Rsa => {
@@ -73,19 +74,19 @@ pub fn generate(alg: Algorithm, bits: u32) -> Result<KeyPairDer, AsymmetricError
                     "RSA keys are 2048, 3072 or 4096 bits, not {bits}"
                 )));
             }
-            use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
+            use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
             let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits as usize)
                 .map_err(|_| AsymmetricError::Crypto("RSA key generation"))?;
             let private = key
-                .to_pkcs8_der()
-                .map_err(|_| AsymmetricError::Crypto("RSA PKCS#8 encoding"))?;
+                .to_pkcs1_der()
+                .map_err(|_| AsymmetricError::Crypto("RSA PKCS#1 encoding"))?;
             let public = key
                 .to_public_key()
-                .to_public_key_der()
-                .map_err(|_| AsymmetricError::Crypto("RSA SPKI encoding"))?;
+                .to_pkcs1_der()
+                .map_err(|_| AsymmetricError::Crypto("RSA PKCS#1 encoding"))?;
             Ok(KeyPairDer {
-                private_pkcs8: KeyMaterial::from_slice(private.as_bytes()),
-                public_spki: public.as_bytes().to_vec(),
+                private_der: KeyMaterial::from_slice(private.as_bytes()),
+                public_der: public.as_bytes().to_vec(),
             })
         }
         Algorithm::Aes => Err(AsymmetricError::Unsupported(
@@ -132,7 +133,7 @@ fn rsa_encoding(s: SignatureScheme) -> Option<&'static dyn signature::RsaEncodin
 pub fn sign(
     alg: Algorithm,
     bits: u32,
-    private_pkcs8: &KeyMaterial,
+    private_der: &KeyMaterial,
     scheme: SignatureScheme,
     data: &[u8],
 ) -> Result<Vec<u8>, AsymmetricError> {
@@ -141,8 +142,8 @@ pub fn sign(
         (Algorithm::Rsa, s) => {
             let enc = rsa_encoding(s)
                 .ok_or_else(|| AsymmetricError::Unsupported("ECDSA needs an EC key".into()))?;
-            let pair = RsaKeyPair::from_pkcs8(private_pkcs8.expose_secret())
-                .map_err(|_| AsymmetricError::Malformed("RSA PKCS#8"))?;
+            let pair = RsaKeyPair::from_der(private_der.expose_secret())
+                .map_err(|_| AsymmetricError::Malformed("RSA PKCS#1"))?;
             let mut sig = vec![0u8; pair.public().modulus_len()];
             pair.sign(enc, &rng, data, &mut sig)
                 .map_err(|_| AsymmetricError::Crypto("RSA signing"))?;
@@ -160,7 +161,7 @@ pub fn sign(
                     "P-{bits} keys sign with {expected:?}"
                 )));
             }
-            let pair = EcdsaKeyPair::from_pkcs8(signing, private_pkcs8.expose_secret(), &rng)
+            let pair = EcdsaKeyPair::from_pkcs8(signing, private_der.expose_secret(), &rng)
                 .map_err(|_| AsymmetricError::Malformed("EC PKCS#8"))?;
             Ok(pair
                 .sign(&rng, data)
@@ -186,12 +187,17 @@ fn spki_key(spki: &[u8]) -> Result<Vec<u8>, AsymmetricError> {
 pub fn verify(
     alg: Algorithm,
     bits: u32,
-    public_spki: &[u8],
+    public_der: &[u8],
     scheme: SignatureScheme,
     data: &[u8],
     sig: &[u8],
 ) -> Result<bool, AsymmetricError> {
-    let key = spki_key(public_spki)?;
+    // RSA public keys are kept as PKCS#1 RSAPublicKey, which is what ring takes.
+    let key = if alg == Algorithm::Rsa {
+        public_der.to_vec()
+    } else {
+        spki_key(public_der)?
+    };
     let params: &dyn signature::VerificationAlgorithm = match (alg, scheme) {
         (Algorithm::Rsa, SignatureScheme::RsaPkcs1(Hash::Sha256)) => {
             &signature::RSA_PKCS1_2048_8192_SHA256
@@ -239,7 +245,7 @@ mod tests {
             let sig = sign(
                 Algorithm::Ec,
                 bits,
-                &kp.private_pkcs8,
+                &kp.private_der,
                 SignatureScheme::Ecdsa(h),
                 b"tape 42",
             )
@@ -248,7 +254,7 @@ mod tests {
                 verify(
                     Algorithm::Ec,
                     bits,
-                    &kp.public_spki,
+                    &kp.public_der,
                     SignatureScheme::Ecdsa(h),
                     b"tape 42",
                     &sig
@@ -259,7 +265,7 @@ mod tests {
                 verify(
                     Algorithm::Ec,
                     bits,
-                    &kp.public_spki,
+                    &kp.public_der,
                     SignatureScheme::Ecdsa(h),
                     b"tape 43",
                     &sig
@@ -277,14 +283,14 @@ mod tests {
             SignatureScheme::RsaPkcs1(Hash::Sha256),
             SignatureScheme::RsaPss(Hash::Sha384),
         ] {
-            let sig = sign(Algorithm::Rsa, 2048, &kp.private_pkcs8, s, b"data").expect("sign");
+            let sig = sign(Algorithm::Rsa, 2048, &kp.private_der, s, b"data").expect("sign");
             assert_eq!(sig.len(), 256);
             assert_eq!(
-                verify(Algorithm::Rsa, 2048, &kp.public_spki, s, b"data", &sig),
+                verify(Algorithm::Rsa, 2048, &kp.public_der, s, b"data", &sig),
                 Ok(true)
             );
             assert_eq!(
-                verify(Algorithm::Rsa, 2048, &kp.public_spki, s, b"datA", &sig),
+                verify(Algorithm::Rsa, 2048, &kp.public_der, s, b"datA", &sig),
                 Ok(false)
             );
         }

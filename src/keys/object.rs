@@ -85,7 +85,7 @@ impl Algorithm {
     /// Key lengths in bits this node generates for the algorithm.
     pub fn allowed_lengths(self) -> &'static [u32] {
         match self {
-            Algorithm::Aes => &[128, 256],
+            Algorithm::Aes => &[128, 192, 256],
             Algorithm::Rsa => &[2048, 3072, 4096],
             Algorithm::Ec => &[256, 384],
         }
@@ -149,6 +149,10 @@ pub struct Attributes {
     /// Links to other objects (a key pair's halves, a replacement key).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
+    /// SHA-256 of the key material (hex), kept for KMIP's Digest attribute. Not kept for
+    /// secret data: a digest of a password is a dictionary-attack oracle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_sha256: Option<String>,
     /// KMIP Cryptographic Usage Mask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_mask: Option<u32>,

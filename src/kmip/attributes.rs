@@ -386,6 +386,31 @@ fn name_attr(n: &str) -> KAttr {
     }
 }
 
+/// The key format an object is served in by default: the one it was registered in,
+/// else Raw for symmetric keys, PKCS#8 for private keys, X.509 SPKI for public keys and
+/// Opaque for secret data.
+pub fn key_format(meta: &ObjectMeta) -> Option<u32> {
+    use super::enums::key_format_type as kft;
+    let registered = meta
+        .attributes
+        .kmip
+        .iter()
+        .find(|k| k.name == "Key Format Type")
+        .and_then(from_stored);
+    if let Some(Value::Enumeration(f)) = registered.map(|a| a.value.value) {
+        return Some(f);
+    }
+    match meta.object_type {
+        ObjectType::SymmetricKey => Some(kft::RAW),
+        ObjectType::PrivateKey if meta.algorithm == Some(Algorithm::Rsa) => Some(kft::PKCS_1),
+        ObjectType::PublicKey if meta.algorithm == Some(Algorithm::Rsa) => Some(kft::PKCS_1),
+        ObjectType::PrivateKey => Some(kft::PKCS_8),
+        ObjectType::PublicKey => Some(kft::X_509),
+        ObjectType::SecretData => Some(kft::OPAQUE),
+        _ => None,
+    }
+}
+
 /// Every attribute of an object, in a stable order.
 pub fn object_attributes(meta: &ObjectMeta) -> Vec<KAttr> {
     let mut out = Vec::new();
@@ -421,6 +446,27 @@ pub fn object_attributes(meta: &ObjectMeta) -> Vec<KAttr> {
         push(
             "Cryptographic Usage Mask",
             Ttlv::int(t::CRYPTOGRAPHIC_USAGE_MASK, m as i32),
+        );
+    }
+    let digest = meta
+        .attributes
+        .digest_sha256
+        .as_deref()
+        .and_then(|d| hex::decode(d).ok());
+    if let (Some(d), Some(f)) = (digest, key_format(meta)) {
+        push(
+            "Digest",
+            Ttlv::structure(
+                t::DIGEST,
+                vec![
+                    Ttlv::enumeration(
+                        t::HASHING_ALGORITHM,
+                        super::enums::hashing_algorithm::SHA_256,
+                    ),
+                    Ttlv::bytes(t::DIGEST_VALUE, d),
+                    Ttlv::enumeration(t::KEY_FORMAT_TYPE, f),
+                ],
+            ),
         );
     }
     push(
@@ -490,7 +536,12 @@ pub fn object_attributes(meta: &ObjectMeta) -> Vec<KAttr> {
             value: Ttlv::text(t::ATTRIBUTE_VALUE, v.clone()),
         });
     }
-    out.extend(a.kmip.iter().filter_map(from_stored));
+    out.extend(
+        a.kmip
+            .iter()
+            .filter(|k| k.name != "Key Format Type")
+            .filter_map(from_stored),
+    );
     out
 }
 

@@ -43,6 +43,20 @@ impl KmipError {
     }
 }
 
+impl KmipError {
+    /// Adjusts the result reason to the client's protocol version: some reasons exist
+    /// only from KMIP 2.0 on, and 2.0 split "object not found" out of "item not found".
+    pub fn for_version(mut self, v: super::message::ProtocolVersion) -> KmipError {
+        self.reason = match (v.is_v2(), self.reason) {
+            (false, rr::WRONG_KEY_LIFECYCLE_STATE) => rr::PERMISSION_DENIED,
+            (false, rr::OBJECT_DESTROYED) => rr::ITEM_NOT_FOUND,
+            (true, rr::ITEM_NOT_FOUND) => rr::OBJECT_NOT_FOUND,
+            (_, r) => r,
+        };
+        self
+    }
+}
+
 impl From<ServiceError> for KmipError {
     fn from(e: ServiceError) -> KmipError {
         // One exhaustive map from service errors to KMIP result reasons.

@@ -75,36 +75,56 @@ fn random(len: usize) -> Result<Vec<u8>, ServiceError> {
     Ok(v)
 }
 
+type Aes192Gcm = aes_gcm::AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
+
+fn seal<C: Aead + KeyInit>(
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    data: &[u8],
+) -> Result<Vec<u8>, ServiceError> {
+    let cipher = C::new_from_slice(key).map_err(|_| ServiceError::Crypto("AES key".into()))?;
+    let nonce = <&aes_gcm::aead::Nonce<C>>::try_from(nonce).map_err(|_| {
+        ServiceError::InvalidArgument("IV/Counter/Nonce: AES-GCM takes a 12-byte nonce".into())
+    })?;
+    cipher
+        .encrypt(nonce, Payload { msg: data, aad })
+        .map_err(|_| ServiceError::Crypto("AES-GCM".into()))
+}
+
+fn open<C: Aead + KeyInit>(
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    msg: &[u8],
+) -> Result<Vec<u8>, ServiceError> {
+    let cipher = C::new_from_slice(key).map_err(|_| ServiceError::Crypto("AES key".into()))?;
+    let nonce = <&aes_gcm::aead::Nonce<C>>::try_from(nonce).map_err(|_| {
+        ServiceError::InvalidArgument("IV/Counter/Nonce: AES-GCM takes a 12-byte nonce".into())
+    })?;
+    cipher
+        .decrypt(nonce, Payload { msg, aad })
+        .map_err(|_| ServiceError::Crypto("AES-GCM authentication failed".into()))
+}
+
 fn aes_gcm_encrypt(
     key: &[u8],
     nonce: &[u8],
     aad: &[u8],
     data: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), ServiceError> {
-    let bad = |_| ServiceError::Crypto("AES-GCM".into());
     let mut out = match key.len() {
-        16 => aes_gcm::Aes128Gcm::new_from_slice(key)
-            .map_err(|_| ServiceError::Crypto("AES key".into()))?
-            .encrypt(nonce_of(nonce)?, Payload { msg: data, aad })
-            .map_err(bad)?,
-        32 => aes_gcm::Aes256Gcm::new_from_slice(key)
-            .map_err(|_| ServiceError::Crypto("AES key".into()))?
-            .encrypt(nonce_of(nonce)?, Payload { msg: data, aad })
-            .map_err(bad)?,
+        16 => seal::<aes_gcm::Aes128Gcm>(key, nonce, aad, data)?,
+        24 => seal::<Aes192Gcm>(key, nonce, aad, data)?,
+        32 => seal::<aes_gcm::Aes256Gcm>(key, nonce, aad, data)?,
         _ => {
             return Err(ServiceError::WrongUse(
-                "AES-GCM needs a 128- or 256-bit key".into(),
+                "AES-GCM needs a 128-, 192- or 256-bit key".into(),
             ))
         }
     };
     let tag = out.split_off(out.len() - 16);
     Ok((out, tag))
-}
-
-fn nonce_of(nonce: &[u8]) -> Result<&aes_gcm::aead::Nonce<aes_gcm::Aes256Gcm>, ServiceError> {
-    <&aes_gcm::aead::Nonce<aes_gcm::Aes256Gcm>>::try_from(nonce).map_err(|_| {
-        ServiceError::InvalidArgument("IV/Counter/Nonce: AES-GCM takes a 12-byte nonce".into())
-    })
 }
 
 fn aes_gcm_decrypt(
@@ -121,49 +141,54 @@ fn aes_gcm_decrypt(
     }
     let mut msg = data.to_vec();
     msg.extend_from_slice(tag);
-    let bad = |_| ServiceError::Crypto("AES-GCM authentication failed".into());
     match key.len() {
-        16 => aes_gcm::Aes128Gcm::new_from_slice(key)
-            .map_err(|_| ServiceError::Crypto("AES key".into()))?
-            .decrypt(nonce_of(nonce)?, Payload { msg: &msg, aad })
-            .map_err(bad),
-        32 => aes_gcm::Aes256Gcm::new_from_slice(key)
-            .map_err(|_| ServiceError::Crypto("AES key".into()))?
-            .decrypt(nonce_of(nonce)?, Payload { msg: &msg, aad })
-            .map_err(bad),
+        16 => open::<aes_gcm::Aes128Gcm>(key, nonce, aad, &msg),
+        24 => open::<Aes192Gcm>(key, nonce, aad, &msg),
+        32 => open::<aes_gcm::Aes256Gcm>(key, nonce, aad, &msg),
         _ => Err(ServiceError::WrongUse(
-            "AES-GCM needs a 128- or 256-bit key".into(),
+            "AES-GCM needs a 128-, 192- or 256-bit key".into(),
         )),
     }
 }
 
-fn aes_cbc(key: &[u8], iv: &[u8], data: &[u8], encrypt: bool) -> Result<Vec<u8>, ServiceError> {
+fn cbc_encrypt<C>(key: &[u8], iv: &[u8], data: &[u8]) -> Result<Vec<u8>, ServiceError>
+where
+    C: aes::cipher::BlockCipherEncrypt + aes::cipher::KeyInit,
+{
     use cbc::cipher::block_padding::Pkcs7;
-    use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+    use cbc::cipher::{BlockModeEncrypt, KeyIvInit};
+    Ok(cbc::Encryptor::<C>::new_from_slices(key, iv)
+        .map_err(|_| ServiceError::Crypto("AES key".into()))?
+        .encrypt_padded_vec::<Pkcs7>(data))
+}
+
+fn cbc_decrypt<C>(key: &[u8], iv: &[u8], data: &[u8]) -> Result<Vec<u8>, ServiceError>
+where
+    C: aes::cipher::BlockCipherDecrypt + aes::cipher::KeyInit,
+{
+    use cbc::cipher::block_padding::Pkcs7;
+    use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
+    cbc::Decryptor::<C>::new_from_slices(key, iv)
+        .map_err(|_| ServiceError::Crypto("AES key".into()))?
+        .decrypt_padded_vec::<Pkcs7>(data)
+        .map_err(|_| ServiceError::Crypto("AES-CBC: bad padding or length".into()))
+}
+
+fn aes_cbc(key: &[u8], iv: &[u8], data: &[u8], encrypt: bool) -> Result<Vec<u8>, ServiceError> {
     if iv.len() != 16 {
         return Err(ServiceError::InvalidArgument(
             "IV/Counter/Nonce: AES-CBC takes a 16-byte IV".into(),
         ));
     }
-    let bad_key = |_| ServiceError::Crypto("AES key".into());
-    let bad = |_| ServiceError::Crypto("AES-CBC: bad padding or length".into());
     match (key.len(), encrypt) {
-        (16, true) => Ok(cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map_err(bad_key)?
-            .encrypt_padded_vec::<Pkcs7>(data)),
-        (32, true) => Ok(cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .map_err(bad_key)?
-            .encrypt_padded_vec::<Pkcs7>(data)),
-        (16, false) => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map_err(bad_key)?
-            .decrypt_padded_vec::<Pkcs7>(data)
-            .map_err(bad),
-        (32, false) => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .map_err(bad_key)?
-            .decrypt_padded_vec::<Pkcs7>(data)
-            .map_err(bad),
+        (16, true) => cbc_encrypt::<aes::Aes128>(key, iv, data),
+        (24, true) => cbc_encrypt::<aes::Aes192>(key, iv, data),
+        (32, true) => cbc_encrypt::<aes::Aes256>(key, iv, data),
+        (16, false) => cbc_decrypt::<aes::Aes128>(key, iv, data),
+        (24, false) => cbc_decrypt::<aes::Aes192>(key, iv, data),
+        (32, false) => cbc_decrypt::<aes::Aes256>(key, iv, data),
         _ => Err(ServiceError::WrongUse(
-            "AES-CBC needs a 128- or 256-bit key".into(),
+            "AES-CBC needs a 128-, 192- or 256-bit key".into(),
         )),
     }
 }

@@ -78,7 +78,7 @@ impl KeyService {
                 activate: req.activate,
                 attributes: private_attributes,
             },
-            &pair.private_pkcs8,
+            &pair.private_der,
         )?;
         let public = self.build_object(
             public_id,
@@ -90,7 +90,7 @@ impl KeyService {
                 activate: req.activate,
                 attributes: public_attributes,
             },
-            &KeyMaterial::new(pair.public_spki),
+            &KeyMaterial::new(pair.public_der),
         )?;
         let mut tx = self.store.begin_write(&self.node.node_id).await?;
         tx.insert_object(&private).await?;

@@ -28,6 +28,7 @@ use crate::names::{is_valid_key_name, KEY_NAME_RULE};
 use crate::rot::{MasterKeyId, RootOfTrust, WrappedKey};
 use crate::secret::KeyMaterial;
 use crate::store::{ListFilter, Store, StoreError, StoredObject};
+use sha2::Digest;
 use std::sync::Arc;
 
 /// Who is asking. The access-control model (users, roles, groups) extends this.
@@ -319,6 +320,11 @@ impl KeyService {
             usage_mask: given.usage_mask,
             kmip: given.kmip,
             links: given.links,
+            digest_sha256: matches!(
+                object_type,
+                ObjectType::SymmetricKey | ObjectType::PrivateKey | ObjectType::PublicKey
+            )
+            .then(|| hex::encode(sha2::Sha256::digest(material.expose_secret()))),
             ..Attributes::default()
         };
         let wrapped = self.rot.wrap(&self.master_key, &id, material)?;

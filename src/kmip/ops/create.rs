@@ -123,7 +123,19 @@ pub async fn register(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> 
     let block = object
         .child(t::KEY_BLOCK)
         .ok_or_else(|| KmipError::missing("Key Block"))?;
-    let (_, material) = key_block_material(block)?;
+    let (format, material) = key_block_material(block)?;
+    // Remember a non-default format so Get returns the key the way it came in.
+    let default = if kind == ot::SYMMETRIC_KEY {
+        kft::RAW
+    } else {
+        kft::OPAQUE
+    };
+    if format != default {
+        attrs.push(KAttr {
+            name: "Key Format Type".into(),
+            value: Ttlv::enumeration(t::KEY_FORMAT_TYPE, format),
+        });
+    }
     // Algorithm and length may sit in the key block instead of the attributes.
     for (tag, name) in [
         (t::CRYPTOGRAPHIC_ALGORITHM, "Cryptographic Algorithm"),

@@ -35,7 +35,7 @@ pub async fn get(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
     let (meta, material) = b.svc.get_material(b.who, &id).await?;
     let object = match meta.object_type {
         ObjectType::SymmetricKey => {
-            let format = wanted.unwrap_or(kft::RAW);
+            let format = wanted.or(attributes::key_format(&meta)).unwrap_or(kft::RAW);
             let key_material = match format {
                 kft::RAW => Ttlv::bytes(t::KEY_MATERIAL, material.expose_secret().to_vec()),
                 kft::TRANSPARENT_SYMMETRIC_KEY => Ttlv::structure(
@@ -65,10 +65,14 @@ pub async fn get(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
             Ttlv::structure(t::SYMMETRIC_KEY, vec![Ttlv::structure(t::KEY_BLOCK, block)])
         }
         ObjectType::SecretData => {
-            if wanted.is_some_and(|f| f != kft::OPAQUE) {
+            // Secret data is bytes either way; Raw and Opaque differ only in the label.
+            let format = wanted
+                .or(attributes::key_format(&meta))
+                .unwrap_or(kft::OPAQUE);
+            if format != kft::OPAQUE && format != kft::RAW {
                 return Err(KmipError::new(
                     rr::KEY_FORMAT_TYPE_NOT_SUPPORTED,
-                    "secret data is served as Opaque",
+                    "secret data is served as Opaque or Raw",
                 ));
             }
             Ttlv::structure(
@@ -78,7 +82,7 @@ pub async fn get(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
                     Ttlv::structure(
                         t::KEY_BLOCK,
                         vec![
-                            Ttlv::enumeration(t::KEY_FORMAT_TYPE, kft::OPAQUE),
+                            Ttlv::enumeration(t::KEY_FORMAT_TYPE, format),
                             Ttlv::structure(
                                 t::KEY_VALUE,
                                 vec![Ttlv::bytes(
@@ -92,16 +96,17 @@ pub async fn get(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
             )
         }
         ObjectType::PrivateKey | ObjectType::PublicKey => {
-            let (tag, default) = if meta.object_type == ObjectType::PrivateKey {
-                (t::PRIVATE_KEY, kft::PKCS_8)
+            let tag = if meta.object_type == ObjectType::PrivateKey {
+                t::PRIVATE_KEY
             } else {
-                (t::PUBLIC_KEY, kft::X_509)
+                t::PUBLIC_KEY
             };
+            let default = attributes::key_format(&meta).unwrap_or(kft::PKCS_8);
             let format = wanted.unwrap_or(default);
             if format != default {
                 return Err(KmipError::new(
                     rr::KEY_FORMAT_TYPE_NOT_SUPPORTED,
-                    "private keys are served as PKCS#8 and public keys as X.509 SubjectPublicKeyInfo",
+                    "RSA keys are served as PKCS#1; EC private keys as PKCS#8 and EC public keys as X.509 SubjectPublicKeyInfo",
                 ));
             }
             let mut block = vec![
@@ -169,8 +174,18 @@ fn requested(b: &Batch<'_>, req: &Ttlv) -> Vec<String> {
 pub async fn get_attributes(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
     let id = b.uid(req)?;
     let meta = b.svc.get(b.who, &id).await?;
-    let all = attributes::object_attributes(&meta);
+    let mut all = attributes::object_attributes(&meta);
     let names = requested(b, req);
+    // Key Format Type is an attribute only when asked for (2.x).
+    if let (true, Some(f)) = (
+        names.iter().any(|n| n == "Key Format Type"),
+        attributes::key_format(&meta),
+    ) {
+        all.push(KAttr {
+            name: "Key Format Type".into(),
+            value: Ttlv::enumeration(t::KEY_FORMAT_TYPE, f),
+        });
+    }
     let chosen: Vec<KAttr> = if names.is_empty() {
         all
     } else {

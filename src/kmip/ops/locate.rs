@@ -79,7 +79,9 @@ pub async fn locate(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
                     break;
                 }
             }
-            if ok {
+            // Destroyed objects keep their metadata but are not located unless the
+            // request asks for a state explicitly.
+            if ok && (filter.state.is_some() || !meta.state.is_destroyed()) {
                 found.push(meta.id);
             }
         }

@@ -105,7 +105,8 @@ impl Batch<'_> {
             other => Err(KmipError::unsupported(format!(
                 "operation 0x{other:08X} is not supported"
             ))),
-        }?;
+        }
+        .map_err(|e| e.for_version(self.version))?;
         // The object an item returns becomes the placeholder for the next one.
         if let Some(Value::TextString(id)) = out.child(t::UNIQUE_IDENTIFIER).map(|c| &c.value) {
             self.placeholder = Some(id.clone());
