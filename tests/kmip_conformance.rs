@@ -50,6 +50,11 @@ const EXPECTED_PASS: &[&str] = &[
     "AKLC-M-2-14",
     "AKLC-M-1-21",
     "AKLC-M-2-21",
+    "OMOS-M-1-14",
+    "BL-M-5-21",
+    "BL-M-6-21",
+    "BL-M-8-21",
+    "OMOS-M-1-21",
 ];
 
 /// How far a `$NOW` in a response may be from the test's clock.

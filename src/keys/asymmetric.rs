@@ -95,6 +95,39 @@ pub fn generate(alg: Algorithm, bits: u32) -> Result<KeyPairDer, AsymmetricError
     }
 }
 
+/// Checks a PKCS#1 RSA key (private or public) and returns its modulus size in bits.
+pub fn rsa_bits(private: bool, der: &[u8]) -> Result<u32, AsymmetricError> {
+    use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+    use rsa::traits::PublicKeyParts;
+    let bits = if private {
+        rsa::RsaPrivateKey::from_pkcs1_der(der)
+            .map_err(|_| AsymmetricError::Malformed("RSA PKCS#1 private key"))?
+            .n()
+            .bits()
+    } else {
+        rsa::RsaPublicKey::from_pkcs1_der(der)
+            .map_err(|_| AsymmetricError::Malformed("RSA PKCS#1 public key"))?
+            .n()
+            .bits()
+    };
+    u32::try_from(bits).map_err(|_| AsymmetricError::Malformed("RSA modulus"))
+}
+
+/// PKCS#1 RSAPublicKey DER from a modulus and public exponent (big-endian bytes).
+pub fn rsa_public_from_parts(modulus: &[u8], exponent: &[u8]) -> Result<Vec<u8>, AsymmetricError> {
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    let key = rsa::RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(modulus),
+        rsa::BigUint::from_bytes_be(exponent),
+    )
+    .map_err(|_| AsymmetricError::Malformed("RSA modulus or exponent"))?;
+    Ok(key
+        .to_pkcs1_der()
+        .map_err(|_| AsymmetricError::Crypto("RSA PKCS#1 encoding"))?
+        .as_bytes()
+        .to_vec())
+}
+
 /// Signature schemes offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureScheme {

@@ -327,7 +327,10 @@ pub fn new_object_spec(attrs: &[KAttr], now: i64) -> Result<NewObjectSpec, KmipE
                 }
             }
             "Activation Date" => match a.value.value {
-                Value::DateTime(d) if d <= now => spec.activate_now = true,
+                Value::DateTime(d) if d <= now => {
+                    spec.activate_now = true;
+                    spec.attributes.activation_date = Some(d);
+                }
                 Value::DateTime(_) => {
                     return Err(KmipError::unsupported(
                         "future Activation Dates are not supported yet",
@@ -539,7 +542,7 @@ pub fn object_attributes(meta: &ObjectMeta) -> Vec<KAttr> {
     out.extend(
         a.kmip
             .iter()
-            .filter(|k| k.name != "Key Format Type")
+            .filter(|k| k.name != "Key Format Type" && k.name != "Opaque Data Type")
             .filter_map(from_stored),
     );
     out
@@ -556,7 +559,12 @@ pub fn is_client_editable(name: &str) -> bool {
 pub fn is_single_valued(name: &str) -> bool {
     matches!(
         name,
-        "Cryptographic Usage Mask" | "Contact Information" | "Sensitive" | "Extractable"
+        "Cryptographic Usage Mask"
+            | "Contact Information"
+            | "Sensitive"
+            | "Extractable"
+            | "Description"
+            | "Comment"
     )
 }
 

@@ -209,19 +209,36 @@ impl KeyService {
         data: KeyMaterial,
         activate: bool,
     ) -> Result<ObjectMeta, ServiceError> {
-        self.register_secret_with(who, name, data, activate, Attributes::default())
-            .await
+        self.register_data(
+            who,
+            ObjectType::SecretData,
+            name,
+            data,
+            activate,
+            Attributes::default(),
+        )
+        .await
     }
 
-    /// [`KeyService::register_secret`] with further attributes (KMIP Register).
-    pub async fn register_secret_with(
+    /// Stores caller-supplied bytes as secret data or an opaque object (KMIP Register).
+    pub async fn register_data(
         &self,
         who: &Principal,
+        object_type: ObjectType,
         name: Option<String>,
         data: KeyMaterial,
         activate: bool,
         attributes: Attributes,
     ) -> Result<ObjectMeta, ServiceError> {
+        if !matches!(
+            object_type,
+            ObjectType::SecretData | ObjectType::OpaqueObject
+        ) {
+            return Err(ServiceError::InvalidArgument(format!(
+                "object type: {} is not data",
+                object_type.as_str()
+            )));
+        }
         if data.is_empty() || data.len() > MAX_SECRET_LEN {
             return Err(ServiceError::InvalidArgument(format!(
                 "secret: must be 1 to {MAX_SECRET_LEN} bytes"
@@ -232,7 +249,7 @@ impl KeyService {
         let meta = self
             .insert_new(
                 NewObject {
-                    object_type: ObjectType::SecretData,
+                    object_type,
                     algorithm: None,
                     length: Some(len),
                     name,
@@ -242,7 +259,46 @@ impl KeyService {
                 &data,
             )
             .await?;
-        tracing::info!(principal = %who.name, action = "register_secret", object = %meta.id, "secret registered");
+        tracing::info!(principal = %who.name, action = "register_data", object = %meta.id, object_type = object_type.as_str(), "data registered");
+        Ok(meta)
+    }
+
+    /// Stores a caller-supplied RSA key-pair half: PKCS#1 DER, checked and measured here.
+    pub async fn register_rsa_key(
+        &self,
+        who: &Principal,
+        object_type: ObjectType,
+        name: Option<String>,
+        der: KeyMaterial,
+        activate: bool,
+        attributes: Attributes,
+    ) -> Result<ObjectMeta, ServiceError> {
+        let private = match object_type {
+            ObjectType::PrivateKey => true,
+            ObjectType::PublicKey => false,
+            other => {
+                return Err(ServiceError::InvalidArgument(format!(
+                    "object type: {} is not an RSA key",
+                    other.as_str()
+                )))
+            }
+        };
+        let bits = crate::keys::asymmetric::rsa_bits(private, der.expose_secret())?;
+        check_name(name.as_deref())?;
+        let meta = self
+            .insert_new(
+                NewObject {
+                    object_type,
+                    algorithm: Some(Algorithm::Rsa),
+                    length: Some(bits),
+                    name,
+                    activate,
+                    attributes,
+                },
+                &der,
+            )
+            .await?;
+        tracing::info!(principal = %who.name, action = "register_rsa_key", object = %meta.id, "RSA key registered");
         Ok(meta)
     }
 
@@ -330,7 +386,9 @@ impl KeyService {
         let wrapped = self.rot.wrap(&self.master_key, &id, material)?;
         let now = now_secs();
         let state = if activate {
-            attributes.activation_date = Some(now);
+            // A client may register an object activated in the past (KMIP Activation Date).
+            attributes.activation_date =
+                Some(given.activation_date.filter(|d| *d <= now).unwrap_or(now));
             State::Active
         } else {
             State::PreActive

@@ -61,6 +61,12 @@ fn apply(list: &mut Vec<KAttr>, edit: &Edit) -> Result<KAttr, KmipError> {
     match edit {
         Edit::Add(a) => {
             check(&a.name)?;
+            if a.name == "Name" && list.iter().any(|x| x.name == "Name" && x.value == a.value) {
+                return Err(KmipError::new(
+                    rr::NON_UNIQUE_NAME_ATTRIBUTE,
+                    "the object already has that name",
+                ));
+            }
             if is_single_valued(&a.name) && !positions(&a.name, list).is_empty() {
                 return Err(KmipError::new(
                     rr::ATTRIBUTE_SINGLE_VALUED,

@@ -79,7 +79,19 @@ fn key_block_material(block: &Ttlv) -> Result<(u32, KeyMaterial), KmipError> {
         .child(t::KEY_VALUE)
         .ok_or_else(|| KmipError::missing("Key Value"))?;
     let bytes = match (format, value.child(t::KEY_MATERIAL).map(|c| &c.value)) {
-        (kft::RAW | kft::OPAQUE, Some(Value::ByteString(k))) => k.clone(),
+        (kft::RAW | kft::OPAQUE | kft::PKCS_1, Some(Value::ByteString(k))) => k.clone(),
+        (kft::TRANSPARENT_RSA_PUBLIC_KEY, Some(Value::Structure(_))) => {
+            let material = value.child(t::KEY_MATERIAL);
+            let big = |tag| match material.and_then(|m| m.child(tag)).map(|c| &c.value) {
+                Some(Value::BigInteger(v)) => Ok(v.clone()),
+                _ => Err(KmipError::missing("Modulus and Public Exponent")),
+            };
+            crate::keys::asymmetric::rsa_public_from_parts(
+                &big(t::MODULUS)?,
+                &big(t::PUBLIC_EXPONENT)?,
+            )
+            .map_err(|e| KmipError::invalid_field(e.to_string()))?
+        }
         (kft::TRANSPARENT_SYMMETRIC_KEY, Some(Value::Structure(_))) => {
             match value
                 .child(t::KEY_MATERIAL)
@@ -105,79 +117,131 @@ fn key_block_material(block: &Ttlv) -> Result<(u32, KeyMaterial), KmipError> {
     Ok((format, KeyMaterial::new(bytes)))
 }
 
-/// Register: a symmetric key or secret data supplied by the client.
+/// Register: a symmetric key, secret data, an opaque object or an RSA key-pair half
+/// supplied by the client.
 pub async fn register(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
     let kind = object_type(req)?;
     let mut attrs = attributes::from_request(req, b.version)?;
-    let object = match object_type_from_kmip(kind) {
-        Some(ObjectType::SymmetricKey) => req.child(t::SYMMETRIC_KEY),
-        Some(ObjectType::SecretData) => req.child(t::SECRET_DATA),
-        _ => {
+    let object_kind = object_type_from_kmip(kind).ok_or_else(|| {
+        KmipError::new(
+            rr::INVALID_FIELD,
+            format!("Object Type 0x{kind:08X} cannot be registered"),
+        )
+    })?;
+    let object_tag = match object_kind {
+        ObjectType::SymmetricKey => t::SYMMETRIC_KEY,
+        ObjectType::SecretData => t::SECRET_DATA,
+        ObjectType::OpaqueObject => t::OPAQUE_OBJECT,
+        ObjectType::PrivateKey => t::PRIVATE_KEY,
+        ObjectType::PublicKey => t::PUBLIC_KEY,
+        ObjectType::Certificate => {
             return Err(KmipError::new(
-                rr::INVALID_FIELD,
-                "Register accepts symmetric keys and secret data",
+                rr::FEATURE_NOT_SUPPORTED,
+                "registering certificates is not supported yet",
             ))
         }
-    }
-    .ok_or_else(|| KmipError::missing("the object to register"))?;
-    let block = object
-        .child(t::KEY_BLOCK)
-        .ok_or_else(|| KmipError::missing("Key Block"))?;
-    let (format, material) = key_block_material(block)?;
-    // Remember a non-default format so Get returns the key the way it came in.
-    let default = if kind == ot::SYMMETRIC_KEY {
-        kft::RAW
-    } else {
-        kft::OPAQUE
     };
-    if format != default {
+    let object = req
+        .child(object_tag)
+        .ok_or_else(|| KmipError::missing("the object to register"))?;
+    let (format, material) = if object_kind == ObjectType::OpaqueObject {
+        let data_type = match object.child(t::OPAQUE_DATA_TYPE).map(|c| &c.value) {
+            Some(Value::Enumeration(v)) => *v,
+            _ => return Err(KmipError::missing("Opaque Data Type")),
+        };
+        attrs.push(KAttr {
+            name: OPAQUE_TYPE_ATTR.into(),
+            value: Ttlv::enumeration(t::OPAQUE_DATA_TYPE, data_type),
+        });
+        match object.child(t::OPAQUE_DATA_VALUE).map(|c| &c.value) {
+            Some(Value::ByteString(v)) => (kft::OPAQUE, KeyMaterial::new(v.clone())),
+            _ => return Err(KmipError::missing("Opaque Data Value")),
+        }
+    } else {
+        let block = object
+            .child(t::KEY_BLOCK)
+            .ok_or_else(|| KmipError::missing("Key Block"))?;
+        // Algorithm and length may sit in the key block instead of the attributes.
+        for (tag, name) in [
+            (t::CRYPTOGRAPHIC_ALGORITHM, "Cryptographic Algorithm"),
+            (t::CRYPTOGRAPHIC_LENGTH, "Cryptographic Length"),
+        ] {
+            if let Some(v) = block.child(tag) {
+                if !attrs.iter().any(|a| a.name == name) {
+                    attrs.push(KAttr {
+                        name: name.into(),
+                        value: v.clone(),
+                    });
+                }
+            }
+        }
+        key_block_material(block)?
+    };
+    // Remember a non-default format so Get returns the key the way it came in.
+    let default = match object_kind {
+        ObjectType::SymmetricKey => kft::RAW,
+        ObjectType::PrivateKey | ObjectType::PublicKey => kft::PKCS_1,
+        _ => kft::OPAQUE,
+    };
+    if format != default && format != kft::TRANSPARENT_RSA_PUBLIC_KEY {
         attrs.push(KAttr {
             name: "Key Format Type".into(),
             value: Ttlv::enumeration(t::KEY_FORMAT_TYPE, format),
         });
     }
-    // Algorithm and length may sit in the key block instead of the attributes.
-    for (tag, name) in [
-        (t::CRYPTOGRAPHIC_ALGORITHM, "Cryptographic Algorithm"),
-        (t::CRYPTOGRAPHIC_LENGTH, "Cryptographic Length"),
-    ] {
-        if let Some(v) = block.child(tag) {
-            if !attrs.iter().any(|a| a.name == name) {
-                attrs.push(KAttr {
-                    name: name.into(),
-                    value: v.clone(),
-                });
-            }
-        }
-    }
     let spec = attributes::new_object_spec(&attrs, now_secs())?;
-    let meta = if kind == ot::SYMMETRIC_KEY {
-        let algorithm = spec.algorithm.unwrap_or(Algorithm::Aes);
-        let length = spec.length.unwrap_or((material.len() * 8) as u32);
-        b.svc
-            .register_key(
-                b.who,
-                CreateKey {
-                    algorithm,
-                    length,
-                    name: spec.name,
-                    activate: spec.activate_now,
-                    attributes: spec.attributes,
-                },
-                material,
-            )
-            .await?
-    } else {
-        b.svc
-            .register_secret_with(
-                b.who,
-                spec.name,
-                material,
-                spec.activate_now,
-                spec.attributes,
-            )
-            .await?
+    let meta = match object_kind {
+        ObjectType::SymmetricKey => {
+            let algorithm = spec.algorithm.unwrap_or(Algorithm::Aes);
+            let length = spec.length.unwrap_or((material.len() * 8) as u32);
+            b.svc
+                .register_key(
+                    b.who,
+                    CreateKey {
+                        algorithm,
+                        length,
+                        name: spec.name,
+                        activate: spec.activate_now,
+                        attributes: spec.attributes,
+                    },
+                    material,
+                )
+                .await?
+        }
+        ObjectType::PrivateKey | ObjectType::PublicKey => {
+            if spec.algorithm.is_some_and(|a| a != Algorithm::Rsa) {
+                return Err(KmipError::new(
+                    rr::FEATURE_NOT_SUPPORTED,
+                    "only RSA key-pair halves can be registered",
+                ));
+            }
+            b.svc
+                .register_rsa_key(
+                    b.who,
+                    object_kind,
+                    spec.name,
+                    material,
+                    spec.activate_now,
+                    spec.attributes,
+                )
+                .await?
+        }
+        _ => {
+            b.svc
+                .register_data(
+                    b.who,
+                    object_kind,
+                    spec.name,
+                    material,
+                    spec.activate_now,
+                    spec.attributes,
+                )
+                .await?
+        }
     };
     // Register answers with the identifier alone (unlike Create, no Object Type).
     Ok(payload(vec![Ttlv::text(t::UNIQUE_IDENTIFIER, meta.id)]))
 }
+
+/// Where an opaque object's data type is kept.
+pub const OPAQUE_TYPE_ATTR: &str = "Opaque Data Type";

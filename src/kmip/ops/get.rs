@@ -95,6 +95,25 @@ pub async fn get(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
                 ],
             )
         }
+        ObjectType::OpaqueObject => {
+            let data_type = meta
+                .attributes
+                .kmip
+                .iter()
+                .find(|k| k.name == super::create::OPAQUE_TYPE_ATTR)
+                .and_then(|k| hex::decode(&k.ttlv_hex).ok())
+                .and_then(|b| Ttlv::decode(&b, &crate::kmip::ttlv::Limits::default()).ok())
+                .ok_or_else(|| {
+                    KmipError::new(rr::GENERAL_FAILURE, "the opaque object has no data type")
+                })?;
+            Ttlv::structure(
+                t::OPAQUE_OBJECT,
+                vec![
+                    data_type,
+                    Ttlv::bytes(t::OPAQUE_DATA_VALUE, material.expose_secret().to_vec()),
+                ],
+            )
+        }
         ObjectType::PrivateKey | ObjectType::PublicKey => {
             let tag = if meta.object_type == ObjectType::PrivateKey {
                 t::PRIVATE_KEY
