@@ -297,7 +297,6 @@ const SERVER_OWNED: &[&str] = &[
     "Compromise Date",
     "Compromise Occurrence Date",
     "Revocation Reason",
-    "Deactivation Date",
     "Fresh",
     "Key Value Present",
     "Original Creation Date",
@@ -339,6 +338,14 @@ pub fn new_object_spec(attrs: &[KAttr], now: i64) -> Result<NewObjectSpec, KmipE
                 _ => {
                     return Err(KmipError::invalid_field(
                         "Activation Date must be a Date-Time",
+                    ))
+                }
+            },
+            "Deactivation Date" => match a.value.value {
+                Value::DateTime(d) => spec.attributes.deactivation_date = Some(d),
+                _ => {
+                    return Err(KmipError::invalid_field(
+                        "Deactivation Date must be a Date-Time",
                     ))
                 }
             },
@@ -552,7 +559,13 @@ pub fn object_attributes(meta: &ObjectMeta) -> Vec<KAttr> {
 /// ones and the immutable cryptographic ones.
 pub fn is_client_editable(name: &str) -> bool {
     !SERVER_OWNED.contains(&name)
-        && !matches!(name, "Cryptographic Algorithm" | "Cryptographic Length")
+        && !matches!(
+            name,
+            "Cryptographic Algorithm"
+                | "Cryptographic Length"
+                | "Activation Date"
+                | "Deactivation Date"
+        )
 }
 
 /// Attributes of which an object has at most one value.

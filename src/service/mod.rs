@@ -385,11 +385,18 @@ impl KeyService {
         };
         let wrapped = self.rot.wrap(&self.master_key, &id, material)?;
         let now = now_secs();
+        // A client may register an object activated in the past (KMIP Activation Date),
+        // and give a Deactivation Date; one already passed means the key is Deactivated.
+        // Future deactivation dates are kept but not yet acted on by a timer.
+        attributes.deactivation_date = given.deactivation_date;
         let state = if activate {
-            // A client may register an object activated in the past (KMIP Activation Date).
             attributes.activation_date =
                 Some(given.activation_date.filter(|d| *d <= now).unwrap_or(now));
-            State::Active
+            if given.deactivation_date.is_some_and(|d| d <= now) {
+                State::Deactivated
+            } else {
+                State::Active
+            }
         } else {
             State::PreActive
         };

@@ -45,6 +45,55 @@ fn matches(meta: &ObjectMeta, a: &KAttr) -> Result<bool, KmipError> {
     })
 }
 
+/// One condition of a Locate.
+enum Criterion<'a> {
+    /// The object has this attribute value.
+    Exact(&'a KAttr),
+    /// The object's date attribute lies in `[lo, hi]` (2.x: a date attribute given twice).
+    Range { name: &'a str, lo: i64, hi: i64 },
+}
+
+fn date_of(a: &KAttr) -> Option<i64> {
+    match a.value.value {
+        Value::DateTime(d) => Some(d),
+        _ => None,
+    }
+}
+
+fn criteria(wanted: &[KAttr]) -> Vec<Criterion<'_>> {
+    let mut out = Vec::new();
+    for (i, a) in wanted.iter().enumerate() {
+        let same: Vec<&KAttr> = wanted.iter().filter(|b| b.name == a.name).collect();
+        match (
+            same.len(),
+            same.iter()
+                .map(|b| date_of(b))
+                .collect::<Option<Vec<i64>>>(),
+        ) {
+            (2, Some(d)) => {
+                // Emit the range once, at the first of the pair.
+                if wanted.iter().position(|b| b.name == a.name) == Some(i) {
+                    out.push(Criterion::Range {
+                        name: &a.name,
+                        lo: d[0].min(d[1]),
+                        hi: d[0].max(d[1]),
+                    });
+                }
+            }
+            _ => out.push(Criterion::Exact(a)),
+        }
+    }
+    out
+}
+
+fn in_range(meta: &ObjectMeta, name: &str, lo: i64, hi: i64) -> bool {
+    attributes::object_attributes(meta)
+        .iter()
+        .filter(|a| a.name == name)
+        .filter_map(date_of)
+        .any(|d| (lo..=hi).contains(&d))
+}
+
 /// Locate.
 pub async fn locate(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
     let max = int_field(req, t::MAXIMUM_ITEMS)?;
@@ -65,6 +114,7 @@ pub async fn locate(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
             _ => {}
         }
     }
+    let criteria = criteria(&wanted);
     let mut found = Vec::new();
     let mut page_offset = 0;
     loop {
@@ -73,8 +123,12 @@ pub async fn locate(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
         let n = page.len() as i64;
         for meta in page {
             let mut ok = true;
-            for a in &wanted {
-                if !matches(&meta, a)? {
+            for c in &criteria {
+                let hit = match c {
+                    Criterion::Exact(a) => matches(&meta, a)?,
+                    Criterion::Range { name, lo, hi } => in_range(&meta, name, *lo, *hi),
+                };
+                if !hit {
                     ok = false;
                     break;
                 }
