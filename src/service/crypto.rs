@@ -19,8 +19,11 @@ const MASK_DECRYPT: u32 = 0x8;
 /// Block cipher modes offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CipherMode {
-    /// AES-GCM, 96-bit nonce, 128-bit tag.
-    Gcm,
+    /// AES-GCM with a 96-bit nonce and a tag of this many bytes (12 to 16).
+    Gcm {
+        /// Tag length in bytes.
+        tag_len: usize,
+    },
     /// AES-CBC with PKCS#7 padding, 128-bit IV.
     Cbc,
 }
@@ -75,8 +78,6 @@ fn random(len: usize) -> Result<Vec<u8>, ServiceError> {
     Ok(v)
 }
 
-type Aes192Gcm = aes_gcm::AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
-
 fn seal<C: Aead + KeyInit>(
     key: &[u8],
     nonce: &[u8],
@@ -107,23 +108,45 @@ fn open<C: Aead + KeyInit>(
         .map_err(|_| ServiceError::Crypto("AES-GCM authentication failed".into()))
 }
 
+/// Runs `$f::<AesGcm<AES, U12, TAG>>(args)` for the key size and tag length given.
+macro_rules! gcm_dispatch {
+    ($f:ident, $key_len:expr, $tag_len:expr, ($($arg:expr),*)) => {{
+        use aes_gcm::aead::consts::{U12, U13, U14, U15, U16};
+        use aes_gcm::AesGcm;
+        match ($key_len, $tag_len) {
+            (16, 12) => $f::<AesGcm<aes::Aes128, U12, U12>>($($arg),*),
+            (16, 13) => $f::<AesGcm<aes::Aes128, U12, U13>>($($arg),*),
+            (16, 14) => $f::<AesGcm<aes::Aes128, U12, U14>>($($arg),*),
+            (16, 15) => $f::<AesGcm<aes::Aes128, U12, U15>>($($arg),*),
+            (16, 16) => $f::<AesGcm<aes::Aes128, U12, U16>>($($arg),*),
+            (24, 12) => $f::<AesGcm<aes::Aes192, U12, U12>>($($arg),*),
+            (24, 13) => $f::<AesGcm<aes::Aes192, U12, U13>>($($arg),*),
+            (24, 14) => $f::<AesGcm<aes::Aes192, U12, U14>>($($arg),*),
+            (24, 15) => $f::<AesGcm<aes::Aes192, U12, U15>>($($arg),*),
+            (24, 16) => $f::<AesGcm<aes::Aes192, U12, U16>>($($arg),*),
+            (32, 12) => $f::<AesGcm<aes::Aes256, U12, U12>>($($arg),*),
+            (32, 13) => $f::<AesGcm<aes::Aes256, U12, U13>>($($arg),*),
+            (32, 14) => $f::<AesGcm<aes::Aes256, U12, U14>>($($arg),*),
+            (32, 15) => $f::<AesGcm<aes::Aes256, U12, U15>>($($arg),*),
+            (32, 16) => $f::<AesGcm<aes::Aes256, U12, U16>>($($arg),*),
+            (16 | 24 | 32, _) => Err(ServiceError::InvalidArgument(
+                "tag length: AES-GCM tags are 12 to 16 bytes".into(),
+            )),
+            _ => Err(ServiceError::WrongUse("AES-GCM needs a 128-, 192- or 256-bit key".into())),
+        }
+    }};
+}
+
+/// AES-GCM with a 96-bit nonce and a `tag_len`-byte tag (12 to 16).
 fn aes_gcm_encrypt(
     key: &[u8],
     nonce: &[u8],
     aad: &[u8],
     data: &[u8],
+    tag_len: usize,
 ) -> Result<(Vec<u8>, Vec<u8>), ServiceError> {
-    let mut out = match key.len() {
-        16 => seal::<aes_gcm::Aes128Gcm>(key, nonce, aad, data)?,
-        24 => seal::<Aes192Gcm>(key, nonce, aad, data)?,
-        32 => seal::<aes_gcm::Aes256Gcm>(key, nonce, aad, data)?,
-        _ => {
-            return Err(ServiceError::WrongUse(
-                "AES-GCM needs a 128-, 192- or 256-bit key".into(),
-            ))
-        }
-    };
-    let tag = out.split_off(out.len() - 16);
+    let mut out: Vec<u8> = gcm_dispatch!(seal, key.len(), tag_len, (key, nonce, aad, data))?;
+    let tag = out.split_off(out.len() - tag_len);
     Ok((out, tag))
 }
 
@@ -134,21 +157,9 @@ fn aes_gcm_decrypt(
     data: &[u8],
     tag: &[u8],
 ) -> Result<Vec<u8>, ServiceError> {
-    if tag.len() != 16 {
-        return Err(ServiceError::InvalidArgument(
-            "tag: AES-GCM tags are 16 bytes".into(),
-        ));
-    }
     let mut msg = data.to_vec();
     msg.extend_from_slice(tag);
-    match key.len() {
-        16 => open::<aes_gcm::Aes128Gcm>(key, nonce, aad, &msg),
-        24 => open::<Aes192Gcm>(key, nonce, aad, &msg),
-        32 => open::<aes_gcm::Aes256Gcm>(key, nonce, aad, &msg),
-        _ => Err(ServiceError::WrongUse(
-            "AES-GCM needs a 128-, 192- or 256-bit key".into(),
-        )),
-    }
+    gcm_dispatch!(open, key.len(), tag.len(), (key, nonce, aad, &msg))
 }
 
 fn cbc_encrypt<C>(key: &[u8], iv: &[u8], data: &[u8]) -> Result<Vec<u8>, ServiceError>
@@ -229,7 +240,7 @@ impl KeyService {
         check_protect(&meta, "encrypt")?;
         check_mask(&meta, MASK_ENCRYPT, "encrypt")?;
         let out = match mode {
-            CipherMode::Gcm => {
+            CipherMode::Gcm { tag_len } => {
                 let iv = match iv {
                     Some(v) => v,
                     None => random(12)?,
@@ -239,6 +250,7 @@ impl KeyService {
                     &iv,
                     aad.as_deref().unwrap_or(&[]),
                     data,
+                    tag_len,
                 )?;
                 Encrypted {
                     data,
@@ -279,9 +291,11 @@ impl KeyService {
         check_process(&meta, "decrypt")?;
         check_mask(&meta, MASK_DECRYPT, "decrypt")?;
         let out = match mode {
-            CipherMode::Gcm => {
-                let tag = tag.ok_or_else(|| {
-                    ServiceError::InvalidArgument("tag: AES-GCM decryption needs the tag".into())
+            CipherMode::Gcm { tag_len } => {
+                let tag = tag.filter(|t| t.len() == tag_len).ok_or_else(|| {
+                    ServiceError::InvalidArgument(
+                        "tag: AES-GCM decryption needs the tag, of the tag length given".into(),
+                    )
                 })?;
                 aes_gcm_decrypt(key.expose_secret(), iv, aad.unwrap_or(&[]), data, tag)?
             }

@@ -42,7 +42,24 @@ fn param(req: &Ttlv, tag: u32) -> Option<u32> {
 
 fn cipher_mode(req: &Ttlv) -> Result<CipherMode, KmipError> {
     match param(req, t::BLOCK_CIPHER_MODE) {
-        Some(bcm::GCM) => Ok(CipherMode::Gcm),
+        Some(bcm::GCM) => {
+            let tag_len = match req
+                .child(t::CRYPTOGRAPHIC_PARAMETERS)
+                .and_then(|p| p.child(t::TAG_LENGTH))
+                .map(|c| &c.value)
+            {
+                None => 16,
+                Some(Value::Integer(n)) if (12..=16).contains(n) => *n as usize,
+                // The conformance cases expect General Failure here.
+                Some(_) => {
+                    return Err(KmipError::new(
+                        rr::GENERAL_FAILURE,
+                        "Tag Length: AES-GCM tags are 12 to 16 bytes",
+                    ))
+                }
+            };
+            Ok(CipherMode::Gcm { tag_len })
+        }
         Some(bcm::CBC) => match param(req, t::PADDING_METHOD) {
             None | Some(pm::PKCS5) => Ok(CipherMode::Cbc),
             Some(_) => Err(KmipError::new(
@@ -108,6 +125,17 @@ pub async fn decrypt(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
         t::AUTHENTICATED_ENCRYPTION_TAG,
         "Authenticated Encryption Tag",
     )?;
+    // Without a Tag Length, the tag's own length is the tag length.
+    let no_tag_length = req
+        .child(t::CRYPTOGRAPHIC_PARAMETERS)
+        .and_then(|p| p.child(t::TAG_LENGTH))
+        .is_none();
+    let mode = match (mode, &tag) {
+        (CipherMode::Gcm { .. }, Some(tg)) if no_tag_length => {
+            CipherMode::Gcm { tag_len: tg.len() }
+        }
+        (m, _) => m,
+    };
     let plain = b
         .svc
         .decrypt(
