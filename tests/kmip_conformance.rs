@@ -58,6 +58,7 @@ const EXPECTED_PASS: &[&str] = &[
     "BL-M-7-21",
     "BL-M-4-21",
     "CS-BC-M-GCM-1-14",
+    "BL-M-2-21",
 ];
 
 /// How far a `$NOW` in a response may be from the test's clock.

@@ -59,6 +59,9 @@ pub enum OnError {
     Stop,
     /// Process the remaining items.
     Continue,
+    /// Skip the remaining items and undo the ones already done (offered for batches of
+    /// Activate and read-only operations; see `ops::process`).
+    Undo,
 }
 
 /// One operation in a request.
@@ -92,6 +95,8 @@ pub struct ResponseItem {
     pub unique_batch_item_id: Option<Vec<u8>>,
     /// Success payload, or the failure.
     pub result: Result<Ttlv, KmipError>,
+    /// The item succeeded and was then undone (Batch Error Continuation Option Undo).
+    pub undone: bool,
 }
 
 pub(crate) fn int(v: &Ttlv, tag: u32) -> Result<i32, KmipError> {
@@ -125,12 +130,7 @@ impl RequestMessage {
             None => OnError::Stop,
             Some(Value::Enumeration(beco::CONTINUE)) => OnError::Continue,
             Some(Value::Enumeration(beco::STOP)) => OnError::Stop,
-            Some(Value::Enumeration(beco::UNDO)) => {
-                return Err(KmipError::new(
-                    super::enums::result_reason::FEATURE_NOT_SUPPORTED,
-                    "Batch Error Continuation Option Undo is not supported",
-                ))
-            }
+            Some(Value::Enumeration(beco::UNDO)) => OnError::Undo,
             Some(_) => {
                 return Err(KmipError::invalid_message(
                     "bad Batch Error Continuation Option",
@@ -211,7 +211,12 @@ pub fn response_message(version: ProtocolVersion, now: i64, items: Vec<ResponseI
         }
         match item.result {
             Ok(payload) => {
-                fields.push(Ttlv::enumeration(t::RESULT_STATUS, result_status::SUCCESS));
+                let status = if item.undone {
+                    result_status::OPERATION_UNDONE
+                } else {
+                    result_status::SUCCESS
+                };
+                fields.push(Ttlv::enumeration(t::RESULT_STATUS, status));
                 fields.push(Ttlv {
                     tag: t::RESPONSE_PAYLOAD,
                     value: payload.value,

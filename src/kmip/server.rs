@@ -124,6 +124,7 @@ async fn connection(
                 let item = ResponseItem {
                     operation: None,
                     unique_batch_item_id: None,
+                    undone: false,
                     result: Err(KmipError::new(
                         rr::INVALID_MESSAGE,
                         format!("the message is not valid TTLV: {e}"),

@@ -490,6 +490,30 @@ impl KeyService {
         Ok(meta)
     }
 
+    /// Returns an object activated by a batch that is being undone to Pre-Active. Not a
+    /// KMIP lifecycle transition: only the KMIP batch-undo path calls it, right after the
+    /// activation it reverses, and the change is logged like any other.
+    pub(crate) async fn revert_activation(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<ObjectMeta, ServiceError> {
+        let meta = self
+            .modify(id, |obj, _| {
+                if obj.meta.state != State::Active {
+                    return Err(ServiceError::WrongState(format!(
+                        "object {id} is no longer active"
+                    )));
+                }
+                obj.meta.state = State::PreActive;
+                obj.meta.attributes.activation_date = None;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(principal = %who.name, action = "undo_activate", object = %id, "activation undone");
+        Ok(meta)
+    }
+
     /// Revokes: compromise reasons move to Compromised, others to Deactivated.
     pub async fn revoke(
         &self,

@@ -12,7 +12,7 @@ mod lifecycle;
 mod locate;
 mod misc;
 
-use super::enums::operation as op;
+use super::enums::{operation as op, result_reason as rr};
 use super::error::KmipError;
 use super::message::{response_message, OnError, ProtocolVersion, RequestMessage, ResponseItem};
 use super::tags as t;
@@ -116,6 +116,19 @@ impl Batch<'_> {
     }
 }
 
+/// Operations a batch with Batch Error Continuation Option Undo may contain: Activate
+/// (undone by returning the object to Pre-Active) and operations that change nothing.
+const UNDOABLE: &[u32] = &[
+    op::ACTIVATE,
+    op::CHECK,
+    op::GET,
+    op::GET_ATTRIBUTES,
+    op::GET_ATTRIBUTE_LIST,
+    op::LOCATE,
+    op::QUERY,
+    op::DISCOVER_VERSIONS,
+];
+
 /// A Response Payload structure.
 pub fn payload(children: Vec<Ttlv>) -> Ttlv {
     Ttlv::structure(t::RESPONSE_PAYLOAD, children)
@@ -133,6 +146,7 @@ pub async fn process(svc: &KeyService, who: &Principal, request: &Ttlv) -> Ttlv 
                 operation: None,
                 unique_batch_item_id: None,
                 result: Err(e),
+                undone: false,
             };
             return response_message(fallback, now_secs(), vec![item]);
         }
@@ -143,18 +157,58 @@ pub async fn process(svc: &KeyService, who: &Principal, request: &Ttlv) -> Ttlv 
         version: msg.version,
         placeholder: None,
     };
-    let mut out = Vec::with_capacity(msg.items.len());
+    if msg.on_error == OnError::Undo {
+        if let Some(op) = msg
+            .items
+            .iter()
+            .map(|i| i.operation)
+            .find(|o| !UNDOABLE.contains(o))
+        {
+            let e = KmipError::new(
+                rr::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "Batch Error Continuation Option Undo is offered for batches of Activate and read-only operations; 0x{op:08X} cannot be undone"
+                ),
+            );
+            let item = ResponseItem {
+                operation: None,
+                unique_batch_item_id: None,
+                result: Err(e),
+                undone: false,
+            };
+            return response_message(msg.version, now_secs(), vec![item]);
+        }
+    }
+    let mut out: Vec<ResponseItem> = Vec::with_capacity(msg.items.len());
+    let mut activated = Vec::new();
     for item in &msg.items {
         let result = batch.run(item.operation, &item.payload).await;
         let failed = result.is_err();
         if let Err(e) = &result {
             tracing::info!(principal = %who.name, kmip_operation = item.operation, reason = e.reason, error = %e, "KMIP operation failed");
+        } else if item.operation == op::ACTIVATE {
+            if let Ok(id) = batch.uid(&item.payload) {
+                activated.push(id);
+            }
         }
         out.push(ResponseItem {
             operation: Some(item.operation),
             unique_batch_item_id: item.unique_batch_item_id.clone(),
             result,
+            undone: false,
         });
+        if failed && msg.on_error == OnError::Undo {
+            // Undo what this batch activated, newest first, and say so item by item.
+            for id in activated.iter().rev() {
+                if let Err(e) = svc.revert_activation(who, id).await {
+                    tracing::error!(principal = %who.name, object = %id, error = %e, "could not undo an activation");
+                }
+            }
+            for done in out.iter_mut().filter(|o| o.result.is_ok()) {
+                done.undone = true;
+            }
+            break;
+        }
         if failed && msg.on_error == OnError::Stop {
             break;
         }
