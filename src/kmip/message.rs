@@ -52,6 +52,10 @@ pub const SUPPORTED_VERSIONS: [ProtocolVersion; 7] = [
     ProtocolVersion { major: 1, minor: 0 },
 ];
 
+/// Most batch items in one request: each may be a key generation, and one message
+/// should not be able to occupy the node for long.
+pub const MAX_BATCH_ITEMS: usize = 256;
+
 /// What to do when a batch item fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
@@ -166,6 +170,11 @@ impl RequestMessage {
                 unique_batch_item_id,
                 payload,
             });
+        }
+        if items.len() > MAX_BATCH_ITEMS {
+            return Err(KmipError::invalid_message(format!(
+                "a message may carry at most {MAX_BATCH_ITEMS} batch items"
+            )));
         }
         if items.is_empty() || usize::try_from(declared).ok() != Some(items.len()) {
             return Err(KmipError::invalid_message(format!(

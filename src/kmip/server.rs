@@ -2,8 +2,9 @@
 //!
 //! The client certificate identifies the endpoint; a connection whose certificate does
 //! not belong to an enrolled, active endpoint is closed before any request is read.
-//! The endpoint is checked again periodically, so suspending it takes effect on open
-//! connections too. Framing errors (a length over the limit, a header that is not a
+//! On an open connection the endpoint is checked again before a request when the last
+//! check is more than 5 s old, so a suspension takes effect on the next request after
+//! at most 5 s (an idle connection stays open until the idle timeout, serving nothing). Framing errors (a length over the limit, a header that is not a
 //! Request Message) close the connection; a well-framed message that does not decode
 //! gets an Invalid Message response.
 

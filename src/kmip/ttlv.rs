@@ -207,6 +207,14 @@ impl Decoder<'_> {
         let be8 = |r: &[u8]| i64::from_be_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
         let value = match ty {
             0x01 => {
+                // Children are padded to 8 bytes, so a structure's length is too.
+                if !len.is_multiple_of(8) {
+                    return Err(DecodeError::BadLength {
+                        len: len32,
+                        ty: "Structure",
+                        offset: pos,
+                    });
+                }
                 let mut children = Vec::new();
                 let mut p = start;
                 while p < end {
@@ -612,6 +620,11 @@ mod tests {
                 &l
             ),
             Err(DecodeError::BadTag { .. })
+        ));
+        // A structure whose length is not a multiple of 8 (its child would overrun it).
+        assert!(matches!(
+            Ttlv::decode(&hex("42 00 78 | 01 | 00 00 00 0c | 42 00 0d | 02 | 00 00 00 04 | 00 00 00 01 00 00 00 00"), &l),
+            Err(DecodeError::BadLength { ty: "Structure", .. })
         ));
         // A structure whose children overrun it.
         assert!(Ttlv::decode(&hex("42 00 20 | 01 | 00 00 00 08 | 42 00 04 | 02 | 00 00 00 04 | 00 00 00 01 00 00 00 00"), &l).is_err());
