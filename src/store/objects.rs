@@ -198,18 +198,46 @@ impl Store {
 
     /// Objects matching `filter`, oldest first.
     pub async fn list_objects(&self, filter: &ListFilter) -> Result<Vec<StoredObject>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM objects \
-             WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR object_type = $2) AND ($3 IS NULL OR name = $3) \
-             ORDER BY id LIMIT $4 OFFSET $5"
-        )))
-        .bind(filter.state.map(|s| s.as_str()))
-        .bind(filter.object_type.map(|t| t.as_str()))
-        .bind(filter.name.clone())
-        .bind(filter.limit.unwrap_or(100))
-        .bind(filter.offset.unwrap_or(0))
-        .fetch_all(self.pool())
-        .await?;
+        // Only the filters that are set go into the WHERE clause, so the database can use
+        // the name and state indexes (`$n IS NULL OR ...` defeats them). The SQL text is
+        // built from fixed fragments; values are always bound.
+        let mut conds: Vec<String> = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if filter.state.is_some() {
+            conds.push(format!("state = ${}", next()));
+        }
+        if filter.object_type.is_some() {
+            conds.push(format!("object_type = ${}", next()));
+        }
+        if filter.name.is_some() {
+            conds.push(format!("name = ${}", next()));
+        }
+        let where_clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        let (limit, offset) = (next(), next());
+        let sql = format!("SELECT {COLUMNS} FROM objects {where_clause} ORDER BY id LIMIT ${limit} OFFSET ${offset}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(st) = filter.state {
+            q = q.bind(st.as_str());
+        }
+        if let Some(t) = filter.object_type {
+            q = q.bind(t.as_str());
+        }
+        if let Some(name) = &filter.name {
+            q = q.bind(name.clone());
+        }
+        let rows = q
+            .bind(filter.limit.unwrap_or(100))
+            .bind(filter.offset.unwrap_or(0))
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(decode_row).collect()
     }
 
