@@ -30,6 +30,52 @@ enum Edit {
         index: usize,
         current: Option<KAttr>,
     },
+    /// Add to, subtract from or negate the first value of a numeric or date attribute.
+    Adjust {
+        name: String,
+        kind: u32,
+        amount: Option<Value>,
+    },
+}
+
+/// The adjusted value, or an error naming why the attribute cannot be adjusted.
+fn adjusted(v: &Value, kind: u32, amount: Option<&Value>) -> Result<Value, KmipError> {
+    use crate::kmip::enums::adjustment_type as at;
+    let overflow = || KmipError::invalid_field("the adjustment overflows the attribute's type");
+    let by = |default: i64| -> Result<i64, KmipError> {
+        match amount {
+            None => Ok(default),
+            Some(Value::Integer(n)) => Ok(i64::from(*n)),
+            Some(Value::LongInteger(n)) | Some(Value::DateTime(n)) => Ok(*n),
+            Some(Value::Interval(n)) => Ok(i64::from(*n)),
+            Some(_) => Err(KmipError::invalid_field(
+                "Adjustment Value has the wrong type",
+            )),
+        }
+    };
+    let apply = |x: i64| -> Result<i64, KmipError> {
+        match kind {
+            at::INCREMENT => x.checked_add(by(1)?).ok_or_else(overflow),
+            at::DECREMENT => x.checked_sub(by(1)?).ok_or_else(overflow),
+            at::NEGATE => x.checked_neg().ok_or_else(overflow),
+            _ => Err(KmipError::invalid_field("unknown Adjustment Type")),
+        }
+    };
+    Ok(match v {
+        Value::Integer(x) => {
+            Value::Integer(i32::try_from(apply(i64::from(*x))?).map_err(|_| overflow())?)
+        }
+        Value::LongInteger(x) => Value::LongInteger(apply(*x)?),
+        Value::DateTime(x) if kind != at::NEGATE => Value::DateTime(apply(*x)?),
+        Value::Interval(x) if kind != at::NEGATE => {
+            Value::Interval(u32::try_from(apply(i64::from(*x))?).map_err(|_| overflow())?)
+        }
+        _ => {
+            return Err(KmipError::invalid_field(
+                "only integer, date and interval attributes can be adjusted that way",
+            ))
+        }
+    })
 }
 
 fn not_found(name: &str) -> KmipError {
@@ -96,6 +142,16 @@ fn apply(list: &mut Vec<KAttr>, edit: &Edit) -> Result<KAttr, KmipError> {
             .ok_or_else(|| not_found(&new.name))?;
             list[at] = new.clone();
             Ok(new.clone())
+        }
+        Edit::Adjust { name, kind, amount } => {
+            check(name)?;
+            let at = positions(name, list)
+                .first()
+                .copied()
+                .ok_or_else(|| not_found(name))?;
+            let value = adjusted(&list[at].value.value, *kind, amount.as_ref())?;
+            list[at].value.value = value;
+            Ok(list[at].clone())
         }
         Edit::Delete {
             name,
@@ -273,4 +329,61 @@ pub async fn delete_attribute(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, Kmi
     )
     .await?;
     Ok(answer(b, id, Some(&deleted), index))
+}
+
+/// Adjust Attribute (2.x).
+pub async fn adjust_attribute(b: &mut Batch<'_>, req: &Ttlv) -> Result<Ttlv, KmipError> {
+    let id = b.uid(req)?;
+    let name = match req.child(t::ATTRIBUTE_REFERENCE).map(|c| &c.value) {
+        Some(Value::Enumeration(tag)) => attributes::name_for_tag(*tag)
+            .ok_or_else(|| KmipError::invalid_field("unknown Attribute Reference"))?,
+        _ => return Err(KmipError::missing("Attribute Reference")),
+    };
+    let kind = match req.child(t::ADJUSTMENT_TYPE).map(|c| &c.value) {
+        Some(Value::Enumeration(k)) => *k,
+        _ => return Err(KmipError::missing("Adjustment Type")),
+    };
+    let amount = req.child(t::ADJUSTMENT_VALUE).map(|c| c.value.clone());
+    run(b, &id, Edit::Adjust { name, kind, amount }).await?;
+    Ok(answer(b, id, None, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kmip::enums::adjustment_type as at;
+
+    #[test]
+    fn adjustments() {
+        let day = Value::Interval(86_400);
+        assert_eq!(
+            adjusted(&Value::DateTime(1_000), at::INCREMENT, Some(&day)),
+            Ok(Value::DateTime(87_400))
+        );
+        assert_eq!(
+            adjusted(&Value::Integer(5), at::DECREMENT, None),
+            Ok(Value::Integer(4))
+        );
+        assert_eq!(
+            adjusted(&Value::Integer(5), at::NEGATE, None),
+            Ok(Value::Integer(-5))
+        );
+        assert_eq!(
+            adjusted(&Value::LongInteger(i64::MAX), at::INCREMENT, None).map_err(|e| e.reason),
+            Err(rr::INVALID_FIELD)
+        );
+        assert_eq!(
+            adjusted(&Value::Integer(i32::MAX), at::INCREMENT, None).map_err(|e| e.reason),
+            Err(rr::INVALID_FIELD)
+        );
+        assert!(adjusted(&Value::DateTime(1), at::NEGATE, None).is_err());
+        assert!(adjusted(&Value::TextString("x".into()), at::INCREMENT, None).is_err());
+        assert!(adjusted(&Value::Integer(1), 9, None).is_err());
+        assert!(adjusted(
+            &Value::Integer(1),
+            at::INCREMENT,
+            Some(&Value::TextString("1".into()))
+        )
+        .is_err());
+    }
 }
