@@ -5,7 +5,6 @@
 use super::{KeyService, Principal, ServiceError};
 use crate::keys::asymmetric::{self, SignatureScheme};
 use crate::keys::{Algorithm, LinkKind, ObjectMeta, ObjectType, State};
-use crate::rot::WrappedKey;
 use crate::secret::KeyMaterial;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use zeroize::Zeroizing;
@@ -205,16 +204,6 @@ fn aes_cbc(key: &[u8], iv: &[u8], data: &[u8], encrypt: bool) -> Result<Vec<u8>,
 }
 
 impl KeyService {
-    async fn material_of(&self, id: &str) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
-        let obj = self.load(id).await?;
-        let wrapped = match (&obj.wrapped, obj.meta.state.is_destroyed()) {
-            (Some(w), false) => WrappedKey::from_bytes(w)?,
-            _ => return Err(ServiceError::Destroyed(obj.meta.id)),
-        };
-        let key = self.rot.unwrap(&wrapped, &obj.meta.id)?;
-        Ok((obj.meta, key))
-    }
-
     fn symmetric(meta: &ObjectMeta) -> Result<(), ServiceError> {
         if meta.object_type != ObjectType::SymmetricKey || meta.algorithm != Some(Algorithm::Aes) {
             return Err(ServiceError::WrongUse(format!(
@@ -235,7 +224,7 @@ impl KeyService {
         aad: Option<Vec<u8>>,
         data: &[u8],
     ) -> Result<Encrypted, ServiceError> {
-        let (meta, key) = self.material_of(id).await?;
+        let (meta, key) = self.unwrap_material(id).await?;
         Self::symmetric(&meta)?;
         check_protect(&meta, "encrypt")?;
         check_mask(&meta, MASK_ENCRYPT, "encrypt")?;
@@ -286,7 +275,7 @@ impl KeyService {
         tag: Option<&[u8]>,
         data: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
-        let (meta, key) = self.material_of(id).await?;
+        let (meta, key) = self.unwrap_material(id).await?;
         Self::symmetric(&meta)?;
         check_process(&meta, "decrypt")?;
         check_mask(&meta, MASK_DECRYPT, "decrypt")?;
@@ -313,7 +302,7 @@ impl KeyService {
         scheme: SignatureScheme,
         data: &[u8],
     ) -> Result<Vec<u8>, ServiceError> {
-        let (meta, key) = self.material_of(id).await?;
+        let (meta, key) = self.unwrap_material(id).await?;
         if meta.object_type != ObjectType::PrivateKey {
             return Err(ServiceError::WrongUse(format!(
                 "object {} is not a private key",
@@ -362,7 +351,7 @@ impl KeyService {
                 )))
             }
         };
-        let (public, spki) = self.material_of(&public_id).await?;
+        let (public, spki) = self.unwrap_material(&public_id).await?;
         check_process(&public, "verify")?;
         check_mask(&public, MASK_VERIFY, "verify")?;
         let (alg, bits) = (

@@ -440,13 +440,23 @@ impl KeyService {
         who: &Principal,
         id: &str,
     ) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
+        let (meta, material) = self.unwrap_material(id).await?;
+        tracing::info!(principal = %who.name, action = "get_material", object = %meta.id, "material released");
+        Ok((meta, material))
+    }
+
+    /// An object's metadata and its material, unwrapped by the root of trust; refused
+    /// once the material is destroyed.
+    pub(crate) async fn unwrap_material(
+        &self,
+        id: &str,
+    ) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
         let obj = self.load(id).await?;
         let wrapped = match (&obj.wrapped, obj.meta.state.is_destroyed()) {
             (Some(w), false) => WrappedKey::from_bytes(w)?,
             _ => return Err(ServiceError::Destroyed(obj.meta.id)),
         };
         let material = self.rot.unwrap(&wrapped, &obj.meta.id)?;
-        tracing::info!(principal = %who.name, action = "get_material", object = %obj.meta.id, "material released");
         Ok((obj.meta, material))
     }
 
