@@ -536,7 +536,7 @@ impl ClavisNode {
     fn in_process(&self, n: usize, budget: Duration) -> CaseResult {
         let svc = self.service();
         self.rt.block_on(async move {
-            let who = Principal::admin("bench", None);
+            let who = Principal::system("bench");
             let mut lat = Latencies::default();
             let start = Instant::now();
             for i in 0..n {
@@ -605,7 +605,7 @@ struct EndpointFiles {
 /// Registers and enrolls a KMIP endpoint with a key pair made here (as an operator
 /// would with `clavis endpoint enroll`).
 async fn enroll_endpoint(svc: &KeyService, name: &str) -> EndpointFiles {
-    let admin = Principal::admin("admin", None);
+    let admin = Principal::system("admin");
     let (_, token) = svc
         .register_endpoint(&admin, name, "kmip", None, None)
         .await

@@ -369,7 +369,7 @@ struct Row {
 }
 
 fn principal() -> Principal {
-    Principal::admin("bench", None)
+    Principal::system("bench")
 }
 
 fn create_req() -> CreateKey {

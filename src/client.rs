@@ -174,6 +174,48 @@ impl ApiClient {
             .map_err(|e| ClientError::Http(e.to_string()))
     }
 
+    /// A GET whose successful answer is not JSON (an audit export): the body is written
+    /// to `sink` as it arrives. On an error status the JSON error body is returned.
+    pub async fn download(
+        &mut self,
+        path: &str,
+        sink: &mut (dyn std::io::Write + Send),
+    ) -> Result<(StatusCode, serde_json::Value, u64), ClientError> {
+        let req = self.build(&Method::GET, path, Bytes::new(), false)?;
+        let conn = self.connect().await?;
+        let resp = match conn.send_request(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.conn = None;
+                return Err(ClientError::Http(e.to_string()));
+            }
+        };
+        let status = resp.status();
+        let mut body = resp.into_body();
+        if !status.is_success() {
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| ClientError::Http(e.to_string()))?
+                .to_bytes();
+            let v = serde_json::from_slice(&bytes).map_err(|_| ClientError::NotJson(status))?;
+            return Ok((status, v, 0));
+        }
+        let mut written = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                self.conn = None;
+                ClientError::Http(format!("the transfer was cut off: {e}"))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                sink.write_all(&data)
+                    .map_err(|e| ClientError::Http(format!("cannot write the output: {e}")))?;
+                written += data.len() as u64;
+            }
+        }
+        Ok((status, serde_json::Value::Null, written))
+    }
+
     /// Sends raw bytes as the body (for tests of malformed input).
     pub async fn request_raw(
         &mut self,

@@ -56,6 +56,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// Directory the config file lives in; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -207,6 +210,32 @@ fn default_kmip_idle() -> u64 {
     300
 }
 
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Seconds between signed checkpoints of the audit chain head (written only when
+    /// the head moved). Default 60; 0 turns the periodic checkpoints off.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_secs: u64,
+    /// Forward every audit record this node writes to a syslog server, as RFC 5424
+    /// lines with a CEF message: `udp://HOST:PORT`. Default: no forwarding.
+    pub syslog: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_interval_secs: default_checkpoint_interval(),
+            syslog: None,
+        }
+    }
+}
+
+fn default_checkpoint_interval() -> u64 {
+    60
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -345,6 +374,11 @@ impl Config {
         }
         if self.kmip.idle_timeout_secs == 0 {
             return Err(invalid("kmip.idle_timeout_secs", "must be at least 1"));
+        }
+        if let Some(url) = &self.audit.syslog {
+            if let Err(m) = crate::audit::syslog::parse_target(url) {
+                return Err(invalid("audit.syslog", &m));
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be `text` or `json`"));

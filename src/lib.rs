@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod audit;
+pub mod authz;
 pub mod client;
 pub mod config;
 pub mod hlc;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use x509_parser::prelude::FromDer;
 
 fn admin() -> Principal {
-    Principal::admin("admin", None)
+    Principal::system("admin")
 }
 
 fn now() -> i64 {

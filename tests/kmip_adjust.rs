@@ -48,7 +48,7 @@ async fn adjust_moves_a_date_and_refuses_what_cannot_be_adjusted() {
     let dir = NodeDir::new(None, SOFTWARE_ROT);
     dir.init().await;
     let node = clavis::node::start(&dir.config()).await.expect("start");
-    let who = Principal::admin("admin", None);
+    let who = Principal::system("admin");
     let svc = &node.service;
     let register = request(
         op::REGISTER,

@@ -826,7 +826,7 @@ async fn suspended_endpoint_is_cut_off() {
     discover_versions_on(&mut open).await;
     live.node
         .service
-        .suspend_endpoint(&Principal::admin("admin", None), "to-suspend")
+        .suspend_endpoint(&Principal::system("admin"), "to-suspend")
         .await
         .expect("suspend");
     // A new connection completes TLS (the certificate is still valid) and is then
@@ -931,7 +931,7 @@ async fn id_placeholder_carries_create_into_get() {
     let meta = live
         .node
         .service
-        .get(&Principal::admin("admin", None), &created)
+        .get(&Principal::system("admin"), &created)
         .await
         .expect("the created object exists");
     assert_eq!(meta.name.as_deref(), Some("placeholder-key"));

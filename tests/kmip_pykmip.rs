@@ -51,7 +51,7 @@ async fn run_pykmip(version: &str) -> Value {
     let v: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"));
     // Cross-check what PyKMIP saw against the node's own view.
-    let admin = clavis::service::Principal::admin("admin", None);
+    let admin = clavis::service::Principal::system("admin");
     let created = v["created"].as_str().expect("created id");
     let meta = node
         .service

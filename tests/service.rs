@@ -11,7 +11,7 @@ use common::node::{contains, pkcs11_rot_section, NodeDir, SOFTWARE_ROT};
 use common::softhsm::SoftHsm;
 
 fn admin() -> Principal {
-    Principal::admin("admin", None)
+    Principal::system("admin")
 }
 
 fn aes256(activate: bool) -> CreateKey {

@@ -46,6 +46,7 @@ fn object(id: &str, state: State, name: Option<&str>, hlc: i64) -> StoredObject 
         master_key_id: Some("clavis-mk-test".into()),
         hlc,
         origin_node: "node-a".into(),
+        owner: Some("user:u1".into()),
     }
 }
 
@@ -287,11 +288,17 @@ async fn node_records(kind: Kind) {
     tx.commit().await.expect("commit");
     assert_eq!(store.master_keys().await.expect("mks").len(), 1);
     assert_eq!(
-        store.principal_for_token(&[7u8; 32]).await.expect("token"),
+        store
+            .principal_for_token(&[7u8; 32], 10)
+            .await
+            .expect("token"),
         Some("admin".into())
     );
     assert_eq!(
-        store.principal_for_token(&[8u8; 32]).await.expect("token"),
+        store
+            .principal_for_token(&[8u8; 32], 10)
+            .await
+            .expect("token"),
         None
     );
     assert!(store.recovery_hash().await.expect("hash").is_some());

@@ -61,7 +61,7 @@ fn setup() -> Fixture {
     Fixture {
         service: node.service.clone(),
         rt,
-        who: Principal::admin("fuzz", None),
+        who: Principal::system("fuzz"),
         _dir: dir,
         _node: node,
     }

@@ -58,6 +58,12 @@ impl From<ServiceError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "certificate_issuance_failed",
             ),
+            ServiceError::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
+            ServiceError::NameNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ServiceError::AccountLocked(_) => (StatusCode::FORBIDDEN, "account_locked"),
+            ServiceError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            ServiceError::AddressNotAllowed(_) => (StatusCode::FORBIDDEN, "address_not_allowed"),
+            ServiceError::QuorumPending(_) => (StatusCode::ACCEPTED, "quorum_pending"),
             ServiceError::Rot(r) => match r {
                 RotError::UnwrapFailed(_)
                 | RotError::MalformedEnvelope(_)

@@ -5,10 +5,16 @@
 //! extensions, and the connection is served by hyper. A client certificate is
 //! optional here, but one that is presented must chain to the cluster CA.
 
+mod audit;
 mod endpoints;
 mod error;
 mod json;
+mod openapi;
+mod params;
 mod routes;
+mod session;
+mod users;
+mod wallets;
 
 pub use error::ApiError;
 pub use routes::{router, ApiState};

@@ -38,11 +38,36 @@ impl FromRequestParts<ApiState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let Some(token) = token else {
-            return Err(crate::service::ServiceError::Unauthenticated.into());
-        };
-        Ok(Caller(state.svc.authenticate_token(token, source).await?))
+        if let Some(token) = token {
+            return Ok(Caller(state.svc.authenticate_token(token, source).await?));
+        }
+        // No token: a client certificate registered to a user logs that user in.
+        if let Some(cert) = parts.extensions.get::<super::PeerCertificate>() {
+            if let Some(who) = state.svc.authenticate_certificate(&cert.0, source).await? {
+                return Ok(Caller(who));
+            }
+        }
+        Err(crate::service::ServiceError::Unauthenticated.into())
     }
+}
+
+/// Refuses requests from addresses outside the admin allow-list (SPEC 5.8), before
+/// any handler or authentication runs. `/healthz` stays open for load balancers.
+async fn admin_allowlist(
+    AxState(st): AxState<ApiState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.uri().path() != "/healthz" {
+        if let Some(peer) = req.extensions().get::<PeerAddr>() {
+            if let Err(e) = st.svc.check_admin_address(peer.0.ip()).await {
+                tracing::warn!(peer = %peer.0, "admin API request from an address outside the allow-list");
+                return ApiError::from(e).into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// The `/v1` router.
@@ -57,8 +82,17 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/keys/{id}/revoke", post(revoke))
         .route("/v1/keys/{id}/destroy", post(destroy))
         .merge(super::endpoints::routes())
+        .merge(super::audit::routes())
+        .merge(super::session::routes())
+        .merge(super::users::routes())
+        .merge(super::wallets::routes())
+        .merge(super::openapi::routes())
         .route("/healthz", get(healthz))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin_allowlist,
+        ))
         .with_state(state)
 }
 
@@ -202,6 +236,7 @@ async fn list_keys(
         name: q.name,
         limit: q.limit,
         offset: q.offset,
+        visible_to: None,
     };
     Ok(Json(ListBody {
         objects: st.svc.list(&who, filter).await?,

@@ -6,6 +6,6 @@ mod object;
 
 pub use lifecycle::{State, Transition, ALL_STATES};
 pub use object::{
-    is_valid_object_id, new_object_id, now_secs, Algorithm, Attributes, KmipAttribute, Link,
-    LinkKind, ObjectMeta, ObjectType, RevocationReason,
+    is_valid_object_id, new_object_id, now_millis, now_secs, Algorithm, Attributes, KmipAttribute,
+    Link, LinkKind, ObjectMeta, ObjectType, RevocationReason,
 };

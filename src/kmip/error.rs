@@ -80,6 +80,12 @@ impl From<ServiceError> for KmipError {
             | ServiceError::EndpointSuspended(_)
             | ServiceError::EndpointDeleted(_) => rr::AUTHENTICATION_NOT_SUCCESSFUL,
             ServiceError::Certificate(_) => rr::GENERAL_FAILURE,
+            ServiceError::AlreadyExists(_) => rr::INVALID_FIELD,
+            ServiceError::NameNotFound(_) => rr::ITEM_NOT_FOUND,
+            ServiceError::AccountLocked(_)
+            | ServiceError::BadCredentials
+            | ServiceError::AddressNotAllowed(_) => rr::AUTHENTICATION_NOT_SUCCESSFUL,
+            ServiceError::QuorumPending(_) => rr::PERMISSION_DENIED,
             ServiceError::Rot(_) => rr::CRYPTOGRAPHIC_FAILURE,
             ServiceError::Store(_) => rr::GENERAL_FAILURE,
         };

@@ -72,6 +72,9 @@ async fn authenticate(
     cert: &[u8],
     peer: SocketAddr,
 ) -> Result<Principal, String> {
+    svc.check_endpoint_address(peer.ip())
+        .await
+        .map_err(|e| format!("endpoint refused: {e}"))?;
     svc.endpoint_for_certificate(cert, Some(peer.to_string()))
         .await
         .map_err(|e| format!("endpoint refused: {e}"))

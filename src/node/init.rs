@@ -2,13 +2,14 @@
 //! credential and recovery passphrase, written to the database in one transaction.
 
 use super::{io_err, node_tls_credential_id, open_rot, NodeError, NodeFile, CA_CREDENTIAL_ID};
+use crate::authz::Roles;
 use crate::config::Config;
 use crate::hlc::{to_db, Hlc};
 use crate::keys::now_secs;
 use crate::rot::{MasterKeyId, RootOfTrust};
 use crate::secret::KeyMaterial;
 use crate::service::auth::new_token;
-use crate::store::{Credential, MasterKeyRecord, NodeRecord, Store};
+use crate::store::{Credential, MasterKeyRecord, NodeRecord, Store, UserRecord};
 use crate::tls::{issue, new_cluster_ca, CertRole};
 use argon2::password_hash::PasswordHasher;
 use secrecy::SecretString;
@@ -113,9 +114,32 @@ pub async fn init(cfg: &Config) -> Result<InitOutput, NodeError> {
     .await?;
     tx.insert_credential(&ca_cred, to_db(hlc.now())).await?;
     tx.insert_credential(&node_cred, to_db(hlc.now())).await?;
+    // The first administrator holds every role with forward grant, so they can hand
+    // each one to its own person (and then turn on separation of roles).
+    let all = i64::from(Roles::all().bits());
+    let admin_id = uuid::Uuid::now_v7().to_string();
+    tx.insert_user(&UserRecord {
+        id: admin_id.clone(),
+        name: INITIAL_ADMIN.into(),
+        name_key: Some(INITIAL_ADMIN.into()),
+        password_phc: None,
+        cert_fingerprint: None,
+        roles: all,
+        forward_roles: all,
+        privileges: 0,
+        state: "active".into(),
+        failed_logins: 0,
+        locked_until: None,
+        created_by: None,
+        created_at: now,
+        updated_at: now,
+        hlc: to_db(hlc.now()),
+        origin_node: node_id.clone(),
+    })
+    .await?;
     tx.insert_api_token(
         &uuid::Uuid::now_v7().to_string(),
-        INITIAL_ADMIN,
+        &admin_id,
         &token_hash,
         now,
         to_db(hlc.now()),

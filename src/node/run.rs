@@ -113,6 +113,21 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         stopped(rx.clone()),
     ))];
 
+    if cfg.audit.checkpoint_interval_secs > 0 {
+        tasks.push(tokio::spawn(crate::service::audit::run_checkpoints(
+            service.clone(),
+            std::time::Duration::from_secs(cfg.audit.checkpoint_interval_secs),
+            rx.clone(),
+        )));
+    }
+    if let Some(url) = &cfg.audit.syslog {
+        let target = crate::audit::syslog::parse_target(url)
+            .map_err(|m| NodeError::Other(format!("audit.syslog: {m}")))?;
+        let fwd =
+            crate::audit::syslog::Forwarder::new(store.clone(), &node.id, &cfg.node.name, &target)
+                .await?;
+        tasks.push(tokio::spawn(fwd.run(rx.clone())));
+    }
     let mut kmip_addr = None;
     if cfg.kmip.enabled {
         let listener = tokio::net::TcpListener::bind(cfg.kmip.listen)

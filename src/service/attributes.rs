@@ -15,22 +15,19 @@ impl KeyService {
         id: &str,
         edit: impl Fn(&mut Option<String>, &mut Attributes) -> Result<(), ServiceError>,
     ) -> Result<ObjectMeta, ServiceError> {
-        let meta = self
-            .modify(id, |obj, _now| {
-                let before = obj.meta.attributes.clone();
-                edit(&mut obj.meta.name, &mut obj.meta.attributes)?;
-                check_name(obj.meta.name.as_deref())?;
-                let a = &mut obj.meta.attributes;
-                a.activation_date = before.activation_date;
-                a.deactivation_date = before.deactivation_date;
-                a.destroy_date = before.destroy_date;
-                a.compromise_date = before.compromise_date;
-                a.revocation_reason = before.revocation_reason;
-                a.revocation_message = before.revocation_message;
-                Ok(())
-            })
-            .await?;
-        tracing::info!(principal = %who.name, action = "edit_attributes", object = %id, "attributes changed");
-        Ok(meta)
+        self.modify(who, "object.edit_attributes", id, |obj, _now| {
+            let before = obj.meta.attributes.clone();
+            edit(&mut obj.meta.name, &mut obj.meta.attributes)?;
+            check_name(obj.meta.name.as_deref())?;
+            let a = &mut obj.meta.attributes;
+            a.activation_date = before.activation_date;
+            a.deactivation_date = before.deactivation_date;
+            a.destroy_date = before.destroy_date;
+            a.compromise_date = before.compromise_date;
+            a.revocation_reason = before.revocation_reason;
+            a.revocation_message = before.revocation_message;
+            Ok(())
+        })
+        .await
     }
 }

@@ -29,7 +29,8 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 }
 
 impl KeyService {
-    /// The principal a bearer token belongs to, or [`ServiceError::Unauthenticated`].
+    /// The user a bearer token (API token or login session) belongs to, or
+    /// [`ServiceError::Unauthenticated`].
     pub async fn authenticate_token(
         &self,
         token: &str,
@@ -38,8 +39,16 @@ impl KeyService {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(ServiceError::Unauthenticated);
         }
-        match self.store.principal_for_token(&token_hash(token)).await? {
-            Some(name) => Ok(Principal::admin(name, source)),
+        let user_id = self
+            .store
+            .principal_for_token(&token_hash(token), crate::keys::now_secs())
+            .await?;
+        let user = match user_id {
+            Some(id) => self.store.user(&id).await?.filter(|u| u.state == "active"),
+            None => None,
+        };
+        match user {
+            Some(u) => Ok(Principal::user(u.name, u.id, source)),
             None => {
                 tracing::warn!(
                     source = source.as_deref().unwrap_or("-"),
@@ -48,5 +57,20 @@ impl KeyService {
                 Err(ServiceError::Unauthenticated)
             }
         }
+    }
+
+    /// The user who logs in with this client certificate (DER), if any. The TLS layer
+    /// has already checked that it chains to the cluster CA.
+    pub async fn authenticate_certificate(
+        &self,
+        cert_der: &[u8],
+        source: Option<String>,
+    ) -> Result<Option<Principal>, ServiceError> {
+        let fingerprint = Sha256::digest(cert_der).to_vec();
+        Ok(self
+            .store
+            .user_by_fingerprint(&fingerprint)
+            .await?
+            .map(|u| Principal::user(u.name, u.id, source)))
     }
 }

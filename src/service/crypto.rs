@@ -224,7 +224,61 @@ impl KeyService {
         aad: Option<Vec<u8>>,
         data: &[u8],
     ) -> Result<Encrypted, ServiceError> {
-        let (meta, key) = self.unwrap_material(id).await?;
+        let r = self.encrypt_inner(who, id, mode, iv, aad, data).await;
+        self.audit_read(who, "key.encrypt", Some(id), r).await
+    }
+
+    /// Decrypts with an AES key that is Active, Deactivated or Compromised.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn decrypt(
+        &self,
+        who: &Principal,
+        id: &str,
+        mode: CipherMode,
+        iv: &[u8],
+        aad: Option<&[u8]>,
+        tag: Option<&[u8]>,
+        data: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
+        let r = self.decrypt_inner(who, id, mode, iv, aad, tag, data).await;
+        self.audit_read(who, "key.decrypt", Some(id), r).await
+    }
+
+    /// Signs `data` with an Active private key.
+    pub async fn sign(
+        &self,
+        who: &Principal,
+        id: &str,
+        scheme: SignatureScheme,
+        data: &[u8],
+    ) -> Result<Vec<u8>, ServiceError> {
+        let r = self.sign_inner(who, id, scheme, data).await;
+        self.audit_read(who, "key.sign", Some(id), r).await
+    }
+
+    /// Verifies a signature with a public key (or the public half of a private key).
+    pub async fn verify(
+        &self,
+        who: &Principal,
+        id: &str,
+        scheme: SignatureScheme,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, ServiceError> {
+        let r = self.verify_inner(who, id, scheme, data, signature).await;
+        self.audit_read(who, "key.verify", Some(id), r).await
+    }
+
+    async fn encrypt_inner(
+        &self,
+        who: &Principal,
+        id: &str,
+        mode: CipherMode,
+        iv: Option<Vec<u8>>,
+        aad: Option<Vec<u8>>,
+        data: &[u8],
+    ) -> Result<Encrypted, ServiceError> {
+        let (meta, key) = self.unwrap_material(who, id).await?;
         Self::symmetric(&meta)?;
         check_protect(&meta, "encrypt")?;
         check_mask(&meta, MASK_ENCRYPT, "encrypt")?;
@@ -259,13 +313,12 @@ impl KeyService {
                 }
             }
         };
-        tracing::info!(principal = %who.name, action = "encrypt", object = %id, "data encrypted");
         Ok(out)
     }
 
     /// Decrypts with an AES key that is Active, Deactivated or Compromised.
     #[allow(clippy::too_many_arguments)]
-    pub async fn decrypt(
+    async fn decrypt_inner(
         &self,
         who: &Principal,
         id: &str,
@@ -275,7 +328,7 @@ impl KeyService {
         tag: Option<&[u8]>,
         data: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
-        let (meta, key) = self.unwrap_material(id).await?;
+        let (meta, key) = self.unwrap_material(who, id).await?;
         Self::symmetric(&meta)?;
         check_process(&meta, "decrypt")?;
         check_mask(&meta, MASK_DECRYPT, "decrypt")?;
@@ -290,19 +343,18 @@ impl KeyService {
             }
             CipherMode::Cbc => aes_cbc(key.expose_secret(), iv, data, false)?,
         };
-        tracing::info!(principal = %who.name, action = "decrypt", object = %id, "data decrypted");
         Ok(Zeroizing::new(out))
     }
 
     /// Signs `data` with an Active private key.
-    pub async fn sign(
+    async fn sign_inner(
         &self,
         who: &Principal,
         id: &str,
         scheme: SignatureScheme,
         data: &[u8],
     ) -> Result<Vec<u8>, ServiceError> {
-        let (meta, key) = self.unwrap_material(id).await?;
+        let (meta, key) = self.unwrap_material(who, id).await?;
         if meta.object_type != ObjectType::PrivateKey {
             return Err(ServiceError::WrongUse(format!(
                 "object {} is not a private key",
@@ -316,12 +368,11 @@ impl KeyService {
             meta.length.unwrap_or(0),
         );
         let sig = asymmetric::sign(alg, bits, &key, scheme, data)?;
-        tracing::info!(principal = %who.name, action = "sign", object = %id, "data signed");
         Ok(sig)
     }
 
     /// Verifies a signature with a public key (or the public half of a private key).
-    pub async fn verify(
+    async fn verify_inner(
         &self,
         who: &Principal,
         id: &str,
@@ -329,7 +380,7 @@ impl KeyService {
         data: &[u8],
         signature: &[u8],
     ) -> Result<bool, ServiceError> {
-        let meta = self.get(who, id).await?;
+        let meta = self.read_meta(who, id).await?;
         let public_id = match meta.object_type {
             ObjectType::PublicKey => meta.id.clone(),
             ObjectType::PrivateKey => meta
@@ -351,7 +402,7 @@ impl KeyService {
                 )))
             }
         };
-        let (public, spki) = self.unwrap_material(&public_id).await?;
+        let (public, spki) = self.unwrap_material(who, &public_id).await?;
         check_process(&public, "verify")?;
         check_mask(&public, MASK_VERIFY, "verify")?;
         let (alg, bits) = (
@@ -359,7 +410,6 @@ impl KeyService {
             public.length.unwrap_or(0),
         );
         let ok = asymmetric::verify(alg, bits, spki.expose_secret(), scheme, data, signature)?;
-        tracing::info!(principal = %who.name, action = "verify", object = %id, valid = ok, "signature checked");
         Ok(ok)
     }
 }
@@ -367,8 +417,7 @@ impl KeyService {
 impl KeyService {
     /// `len` random bytes from the root of trust.
     pub async fn random(&self, who: &Principal, len: usize) -> Result<KeyMaterial, ServiceError> {
-        let r = self.rot.random(len)?;
-        tracing::info!(principal = %who.name, action = "random", bytes = len, "random bytes served");
-        Ok(r)
+        let r = self.rot.random(len).map_err(ServiceError::from);
+        self.audit_read(who, "rng.retrieve", None, r).await
     }
 }

@@ -33,11 +33,15 @@
 
 use super::auth::token_hash;
 use super::{truncate, KeyService, Principal, PrincipalKind, ServiceError, MAX_RETRIES};
+use crate::audit::Outcome;
+use crate::authz::{Action, Privileges};
 use crate::hlc::to_db;
+use crate::keys::now_millis;
 use crate::keys::{new_object_id, now_secs};
 use crate::names::{is_valid_object_name, OBJECT_NAME_RULE};
 use crate::rot::WrappedKey;
 use crate::secret::KeyMaterial;
+use crate::store::ManageGrant;
 use crate::store::{EndpointFilter, EndpointRecord, EndpointState, StoreError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -173,7 +177,7 @@ fn check_endpoint_name(field: &str, name: &str) -> Result<(), ServiceError> {
 }
 
 /// A CSR whose signature verified, reduced to the public key it carries.
-struct CsrKey {
+pub(crate) struct CsrKey {
     /// The whole SubjectPublicKeyInfo, DER.
     spki: Vec<u8>,
     /// The subjectPublicKey bits.
@@ -199,7 +203,7 @@ fn bad_csr(detail: impl std::fmt::Display) -> ServiceError {
 /// Parses a PEM CSR, verifies its self-signature (proof that the requester holds the
 /// private key), and checks the key type. Requested names and extensions are ignored:
 /// the certificate's contents are decided here, not by the requester.
-fn verify_csr(csr_pem: &str) -> Result<CsrKey, ServiceError> {
+pub(crate) fn verify_csr(csr_pem: &str) -> Result<CsrKey, ServiceError> {
     if csr_pem.len() > MAX_CSR_PEM_BYTES {
         return Err(bad_csr(format!(
             "larger than {MAX_CSR_PEM_BYTES} bytes; send one PEM certificate signing request"
@@ -272,9 +276,9 @@ fn modulus_bits(m: &[u8]) -> usize {
 }
 
 /// A certificate issued for an endpoint.
-struct IssuedEndpointCert {
-    pem: String,
-    fingerprint: Vec<u8>,
+pub(crate) struct IssuedEndpointCert {
+    pub(crate) pem: String,
+    pub(crate) fingerprint: Vec<u8>,
     serial_hex: String,
     not_after: i64,
 }
@@ -285,7 +289,7 @@ fn cert_err(e: impl std::fmt::Display) -> ServiceError {
 
 /// Signs a client certificate for `name` over the CSR's public key with the cluster CA:
 /// CN = the endpoint name, client-authentication EKU only, valid two years.
-fn issue_endpoint_cert(
+pub(crate) fn issue_endpoint_cert(
     ca_pem: &str,
     ca_key: &KeyMaterial,
     name: &str,
@@ -366,9 +370,26 @@ impl KeyService {
         if let Some(s) = site {
             check_endpoint_name("site", s)?;
         }
-        if let Some(w) = default_wallet {
-            check_endpoint_name("default_wallet", w)?;
-        }
+        let subject = self.subject(who).await?;
+        self.decide(who, &subject, &Action::CreateEndpoint, Some(name))
+            .await?;
+        let default_wallet = match default_wallet {
+            Some(w) => {
+                check_endpoint_name("default_wallet", w)?;
+                let wallet = self.load_wallet(w).await?;
+                self.decide(
+                    who,
+                    &subject,
+                    &Action::ManageWallet {
+                        wallet_id: &wallet.id,
+                    },
+                    Some(w),
+                )
+                .await?;
+                Some(wallet.id)
+            }
+            None => None,
+        };
         if self.store.endpoint_by_name(name).await?.is_some() {
             return Err(ServiceError::EndpointExists(name.to_owned()));
         }
@@ -380,7 +401,7 @@ impl KeyService {
             name_key: Some(name.to_ascii_lowercase()),
             endpoint_type: endpoint_type.to_owned(),
             site: site.map(str::to_owned),
-            default_wallet: default_wallet.map(str::to_owned),
+            default_wallet,
             state: EndpointState::Registered,
             token_hash: Some(hash),
             token_expires_at: Some(token.expires_at),
@@ -394,14 +415,41 @@ impl KeyService {
         };
         let mut tx = self.store.begin_write(&self.node.node_id).await?;
         match tx.insert_endpoint(&rec).await {
-            Ok(_) => tx.commit().await?,
+            Ok(_) => {}
             // Another registration of the same name won the race.
             Err(e) if e.is_unique_violation() => {
                 return Err(ServiceError::EndpointExists(name.to_owned()))
             }
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(principal = %who.name, action = "register_endpoint", endpoint = %rec.name, endpoint_id = %rec.id, endpoint_type = %rec.endpoint_type, "endpoint registered");
+        // A creator holding Create Endpoint manages what they create (SPEC 5.3); an
+        // administrator without the privilege manages it through the role.
+        if let (Some(uid), true) = (
+            subject.user_id(),
+            subject.privileges.contains(Privileges::CREATE_ENDPOINT),
+        ) {
+            tx.put_manage_grant(
+                &ManageGrant {
+                    target_kind: "endpoint".into(),
+                    target_id: rec.id.clone(),
+                    user_id: uid.to_owned(),
+                    granted_by: None,
+                    created_at: now,
+                },
+                rec.hlc,
+            )
+            .await?;
+        }
+        let ev = self.event(
+            who,
+            "endpoint.register",
+            Some(&rec.name),
+            Outcome::Success,
+            Some(format!("type {}", rec.endpoint_type)),
+        );
+        tx.append_audit(&ev, now_millis()).await?;
+        tx.commit().await?;
+        self.authz_changed();
         Ok(((&rec).into(), token))
     }
 
@@ -416,7 +464,7 @@ impl KeyService {
         let (token, hash) = self.new_enrollment_token()?;
         let expires_at = token.expires_at;
         let rec = self
-            .modify_endpoint(name, |rec| match rec.state {
+            .modify_endpoint(who, "endpoint.issue_token", name, |rec| match rec.state {
                 EndpointState::Registered | EndpointState::Enrolled => {
                     rec.token_hash = Some(hash.clone());
                     rec.token_expires_at = Some(expires_at);
@@ -429,7 +477,6 @@ impl KeyService {
                 }),
             })
             .await?;
-        tracing::info!(principal = %who.name, action = "issue_enrollment_token", endpoint = %rec.name, endpoint_id = %rec.id, "enrollment token issued");
         Ok(((&rec).into(), token))
     }
 
@@ -441,7 +488,7 @@ impl KeyService {
         name: &str,
     ) -> Result<EndpointInfo, ServiceError> {
         let rec = self
-            .modify_endpoint(name, |rec| match rec.state {
+            .modify_endpoint(who, "endpoint.suspend", name, |rec| match rec.state {
                 EndpointState::Registered | EndpointState::Enrolled => {
                     rec.state = EndpointState::Suspended;
                     rec.token_hash = None;
@@ -455,7 +502,6 @@ impl KeyService {
                 }),
             })
             .await?;
-        tracing::info!(principal = %who.name, action = "suspend_endpoint", endpoint = %rec.name, endpoint_id = %rec.id, "endpoint suspended");
         Ok((&rec).into())
     }
 
@@ -467,7 +513,7 @@ impl KeyService {
         name: &str,
     ) -> Result<EndpointInfo, ServiceError> {
         let rec = self
-            .modify_endpoint(name, |rec| match rec.state {
+            .modify_endpoint(who, "endpoint.resume", name, |rec| match rec.state {
                 EndpointState::Suspended => {
                     rec.state = if rec.cert_fingerprint.is_some() {
                         EndpointState::Enrolled
@@ -483,7 +529,6 @@ impl KeyService {
                 }),
             })
             .await?;
-        tracing::info!(principal = %who.name, action = "resume_endpoint", endpoint = %rec.name, endpoint_id = %rec.id, state = %rec.state, "endpoint resumed");
         Ok((&rec).into())
     }
 
@@ -495,7 +540,7 @@ impl KeyService {
         name: &str,
     ) -> Result<EndpointInfo, ServiceError> {
         let rec = self
-            .modify_endpoint(name, |rec| {
+            .modify_endpoint(who, "endpoint.delete", name, |rec| {
                 rec.state = EndpointState::Deleted;
                 rec.name_key = None;
                 rec.token_hash = None;
@@ -503,16 +548,49 @@ impl KeyService {
                 Ok(())
             })
             .await?;
-        tracing::info!(principal = %who.name, action = "delete_endpoint", endpoint = %rec.name, endpoint_id = %rec.id, "endpoint deleted");
+        Ok((&rec).into())
+    }
+
+    /// Sets (or clears) an endpoint's default wallet: needs Manage Endpoint on it and
+    /// full (Manage Wallet) access to the wallet.
+    pub async fn set_default_wallet(
+        &self,
+        who: &Principal,
+        name: &str,
+        wallet: Option<&str>,
+    ) -> Result<EndpointInfo, ServiceError> {
+        let wallet_id = match wallet {
+            Some(w) => {
+                let ep = self.load_endpoint(name).await?;
+                let wallet = self.load_wallet(w).await?;
+                self.authorize(
+                    who,
+                    &Action::SetDefaultWallet {
+                        endpoint_id: &ep.id,
+                        wallet_id: &wallet.id,
+                    },
+                )
+                .await?;
+                Some(wallet.id)
+            }
+            None => None,
+        };
+        let rec = self
+            .modify_endpoint(who, "endpoint.set_default_wallet", name, |rec| {
+                rec.default_wallet = wallet_id.clone();
+                Ok(())
+            })
+            .await?;
         Ok((&rec).into())
     }
 
     /// The live endpoint named `name` (case-insensitive).
     pub async fn get_endpoint(
         &self,
-        _who: &Principal,
+        who: &Principal,
         name: &str,
     ) -> Result<EndpointInfo, ServiceError> {
+        self.authorize(who, &Action::ViewDirectory).await?;
         Ok((&self.load_endpoint(name).await?).into())
     }
 
@@ -520,9 +598,10 @@ impl KeyService {
     /// without a state filter, every endpoint but the deleted ones.
     pub async fn list_endpoints(
         &self,
-        _who: &Principal,
+        who: &Principal,
         mut filter: EndpointFilter,
     ) -> Result<Vec<EndpointInfo>, ServiceError> {
+        self.authorize(who, &Action::ViewDirectory).await?;
         match filter.limit {
             Some(l) if !(1..=MAX_LIST).contains(&l) => {
                 return Err(ServiceError::InvalidArgument(format!(
@@ -610,7 +689,22 @@ impl KeyService {
             rec.origin_node = self.node.node_id.clone();
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             match tx.update_endpoint(&rec, expected).await {
-                Ok(_) => tx.commit().await?,
+                Ok(_) => {
+                    let as_endpoint = Principal {
+                        name: rec.name.clone(),
+                        source: source.clone(),
+                        kind: PrincipalKind::Endpoint(rec.id.clone()),
+                    };
+                    let ev = self.event(
+                        &as_endpoint,
+                        "endpoint.enroll",
+                        Some(&rec.name),
+                        Outcome::Success,
+                        Some(format!("certificate serial {}", cert.serial_hex)),
+                    );
+                    tx.append_audit(&ev, now_millis()).await?;
+                    tx.commit().await?
+                }
                 // The row changed since we read it (the token may have been used or
                 // replaced meanwhile): look again.
                 Err(StoreError::Conflict(_)) => continue,
@@ -654,6 +748,19 @@ impl KeyService {
             }
         };
         if let Some(e) = refused {
+            let as_endpoint = Principal {
+                name: rec.name.clone(),
+                source: source.clone(),
+                kind: PrincipalKind::Endpoint(rec.id.clone()),
+            };
+            self.record(
+                &as_endpoint,
+                "endpoint.authenticate",
+                Some(&rec.name),
+                Outcome::Denied,
+                Some(e.to_string()),
+            )
+            .await;
             tracing::info!(action = "endpoint_auth", endpoint = %rec.name, endpoint_id = %rec.id, source = %src, state = %rec.state, outcome = "refused", "endpoint refused");
             return Err(e);
         }
@@ -677,11 +784,33 @@ impl KeyService {
     /// changed it meanwhile (else retries).
     async fn modify_endpoint(
         &self,
+        who: &Principal,
+        action: &str,
         name: &str,
         change: impl Fn(&mut EndpointRecord) -> Result<(), ServiceError>,
     ) -> Result<EndpointRecord, ServiceError> {
-        for _ in 0..MAX_RETRIES {
+        let r = self.modify_endpoint_inner(who, action, name, change).await;
+        self.audit_failure(who, action, Some(name), r).await
+    }
+
+    async fn modify_endpoint_inner(
+        &self,
+        who: &Principal,
+        action: &str,
+        name: &str,
+        change: impl Fn(&mut EndpointRecord) -> Result<(), ServiceError>,
+    ) -> Result<EndpointRecord, ServiceError> {
+        for attempt in 0..MAX_RETRIES {
             let mut rec = self.load_endpoint(name).await?;
+            if attempt == 0 {
+                self.authorize(
+                    who,
+                    &Action::ManageEndpoint {
+                        endpoint_id: &rec.id,
+                    },
+                )
+                .await?;
+            }
             let expected = rec.hlc;
             change(&mut rec)?;
             rec.updated_at = now_secs();
@@ -690,7 +819,14 @@ impl KeyService {
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             match tx.update_endpoint(&rec, expected).await {
                 Ok(_) => {
+                    if rec.state == EndpointState::Deleted {
+                        tx.forget_principal(&rec.id, rec.updated_at, rec.hlc)
+                            .await?;
+                    }
+                    let ev = self.event(who, action, Some(&rec.name), Outcome::Success, None);
+                    tx.append_audit(&ev, now_millis()).await?;
                     tx.commit().await?;
+                    self.authz_changed();
                     return Ok(rec);
                 }
                 Err(StoreError::Conflict(_)) => continue,

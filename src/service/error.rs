@@ -81,6 +81,24 @@ pub enum ServiceError {
     /// The object's state does not allow this use (e.g. encrypting with a deactivated key).
     #[error("{0}")]
     WrongState(String),
+    /// A user, group or wallet name is taken.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// No user, group or wallet by that name.
+    #[error("{0}")]
+    NameNotFound(String),
+    /// The account is locked after too many wrong passwords.
+    #[error("the account is locked after repeated wrong passwords; try again after {0} (UTC) or ask a System Administrator to unlock it")]
+    AccountLocked(String),
+    /// Wrong user name or password (deliberately one error for both).
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// The request came from an address outside the allow-list.
+    #[error("requests from {0} are not allowed by the address allow-list")]
+    AddressNotAllowed(String),
+    /// The operation needs quorum approval; a request was created.
+    #[error("this operation needs quorum approval: request {0} is pending")]
+    QuorumPending(String),
     /// The root of trust failed.
     #[error("root of trust: {0}")]
     Rot(#[from] RotError),

@@ -92,11 +92,10 @@ impl KeyService {
             },
             &KeyMaterial::new(pair.public_der),
         )?;
-        let mut tx = self.store.begin_write(&self.node.node_id).await?;
-        tx.insert_object(&private).await?;
-        tx.insert_object(&public).await?;
-        tx.commit().await?;
-        tracing::info!(principal = %who.name, action = "create_key_pair", private = %private.meta.id, public = %public.meta.id, algorithm = alg.as_str(), length = bits, "key pair created");
+        let mut objs = [private, public];
+        let r = self.insert_objects(who, "key.create_pair", &mut objs).await;
+        self.audit_failure(who, "key.create_pair", None, r).await?;
+        let [private, public] = objs;
         Ok((private.meta, public.meta))
     }
 }

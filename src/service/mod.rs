@@ -5,33 +5,42 @@
 //! transport called it; it alone touches the store and the root of trust.
 
 mod attributes;
+pub mod audit;
 pub mod auth;
+mod authz;
 mod crypto;
 pub mod endpoints;
 mod error;
 mod keypair;
 mod rekey;
 mod status;
+pub mod users;
+pub mod wallets;
 
+pub use authz::{Settings, SETTING_NAMES};
 pub use crypto::{CipherMode, Encrypted};
 pub use endpoints::{EndpointCertificate, EndpointInfo, Enrollment, EnrollmentToken};
 pub use error::ServiceError;
 pub use keypair::CreateKeyPair;
 pub use status::{ObjectCounts, Status};
 
+use crate::audit::Outcome;
+use crate::authz::{Action, Roles, SubjectKind};
 use crate::hlc::{to_db, Hlc};
 use crate::keys::{
-    is_valid_object_id, new_object_id, now_secs, Algorithm, Attributes, ObjectMeta, ObjectType,
-    RevocationReason, State, Transition,
+    is_valid_object_id, new_object_id, now_millis, now_secs, Algorithm, Attributes, ObjectMeta,
+    ObjectType, RevocationReason, State, Transition,
 };
 use crate::names::{is_valid_key_name, KEY_NAME_RULE};
 use crate::rot::{MasterKeyId, RootOfTrust, WrappedKey};
 use crate::secret::KeyMaterial;
-use crate::store::{ListFilter, Store, StoreError, StoredObject};
+use crate::store::{ListFilter, Store, StoreError, StoredObject, Visibility};
+use authz::ObjectOp;
 use sha2::Digest;
 use std::sync::Arc;
 
-/// Who is asking. The access-control model (users, roles, groups) extends this.
+/// Who is asking. What they may do is decided by `authz::authorize` on the rights
+/// resolved from this (see [`KeyService::subject`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Account or endpoint name.
@@ -45,21 +54,12 @@ pub struct Principal {
 /// Kinds of callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrincipalKind {
-    /// A person administering the cluster (REST API, CLI).
-    Admin,
+    /// A user account (REST API, CLI), by user ID.
+    User(String),
     /// An enrolled endpoint (KMIP client, drive agent), by endpoint ID.
     Endpoint(String),
-}
-
-impl Principal {
-    /// An administrator.
-    pub fn admin(name: impl Into<String>, source: Option<String>) -> Principal {
-        Principal {
-            name: name.into(),
-            source,
-            kind: PrincipalKind::Admin,
-        }
-    }
+    /// The node itself, or an in-process caller trusted like it.
+    System,
 }
 
 /// This node's identity.
@@ -110,6 +110,7 @@ pub struct KeyService {
     node: NodeIdentity,
     hlc: Hlc,
     master_key: MasterKeyId,
+    authz: authz::AuthzCache,
 }
 
 impl KeyService {
@@ -139,6 +140,7 @@ impl KeyService {
             node,
             hlc: Hlc::new(),
             master_key,
+            authz: authz::AuthzCache::default(),
         })
     }
 
@@ -186,6 +188,8 @@ impl KeyService {
         let material = self.rot.random(req.length as usize / 8)?;
         let meta = self
             .insert_new(
+                who,
+                "key.create",
                 NewObject {
                     object_type: ObjectType::SymmetricKey,
                     algorithm: Some(req.algorithm),
@@ -197,7 +201,6 @@ impl KeyService {
                 &material,
             )
             .await?;
-        tracing::info!(principal = %who.name, action = "create_key", object = %meta.id, algorithm = req.algorithm.as_str(), length = req.length, "key created");
         Ok(meta)
     }
 
@@ -248,6 +251,8 @@ impl KeyService {
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let meta = self
             .insert_new(
+                who,
+                "data.register",
                 NewObject {
                     object_type,
                     algorithm: None,
@@ -259,7 +264,6 @@ impl KeyService {
                 &data,
             )
             .await?;
-        tracing::info!(principal = %who.name, action = "register_data", object = %meta.id, object_type = object_type.as_str(), "data registered");
         Ok(meta)
     }
 
@@ -287,6 +291,8 @@ impl KeyService {
         check_name(name.as_deref())?;
         let meta = self
             .insert_new(
+                who,
+                "key.register",
                 NewObject {
                     object_type,
                     algorithm: Some(Algorithm::Rsa),
@@ -298,7 +304,6 @@ impl KeyService {
                 &der,
             )
             .await?;
-        tracing::info!(principal = %who.name, action = "register_rsa_key", object = %meta.id, "RSA key registered");
         Ok(meta)
     }
 
@@ -328,6 +333,8 @@ impl KeyService {
         check_name(req.name.as_deref())?;
         let meta = self
             .insert_new(
+                who,
+                "key.register",
                 NewObject {
                     object_type: ObjectType::SymmetricKey,
                     algorithm: Some(req.algorithm),
@@ -339,19 +346,57 @@ impl KeyService {
                 &material,
             )
             .await?;
-        tracing::info!(principal = %who.name, action = "register_key", object = %meta.id, "key registered");
         Ok(meta)
+    }
+
+    /// Stores new objects owned by `who`, with the audit record, in one transaction.
+    /// Objects an endpoint creates also go into its default wallet.
+    pub(crate) async fn insert_objects(
+        &self,
+        who: &Principal,
+        action: &str,
+        objects: &mut [StoredObject],
+    ) -> Result<(), ServiceError> {
+        let subject = self.subject(who).await?;
+        self.decide(who, &subject, &Action::CreateObject, None)
+            .await?;
+        let owner = subject.owner_tag();
+        let default_wallet = match &who.kind {
+            PrincipalKind::Endpoint(id) => self
+                .store
+                .endpoint(id)
+                .await?
+                .and_then(|e| e.default_wallet),
+            _ => None,
+        };
+        let now = now_secs();
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        for obj in objects.iter_mut() {
+            obj.owner = Some(owner.clone());
+            tx.insert_object(obj).await?;
+            if let Some(w) = &default_wallet {
+                tx.add_wallet_object(w, &obj.meta.id, Some(&owner), now, obj.hlc)
+                    .await?;
+            }
+        }
+        let ids: Vec<&str> = objects.iter().map(|o| o.meta.id.as_str()).collect();
+        let ev = self.event(who, action, Some(&ids.join(",")), Outcome::Success, None);
+        tx.append_audit(&ev, now_millis()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn insert_new(
         &self,
+        who: &Principal,
+        action: &str,
         new: NewObject,
         material: &KeyMaterial,
     ) -> Result<ObjectMeta, ServiceError> {
-        let obj = self.build_object(new_object_id(), new, material)?;
-        let mut tx = self.store.begin_write(&self.node.node_id).await?;
-        tx.insert_object(&obj).await?;
-        tx.commit().await?;
+        let mut objs = [self.build_object(new_object_id(), new, material)?];
+        let r = self.insert_objects(who, action, &mut objs).await;
+        self.audit_failure(who, action, None, r).await?;
+        let [obj] = objs;
         Ok(obj.meta)
     }
 
@@ -416,6 +461,7 @@ impl KeyService {
             master_key_id: Some(self.master_key.0.clone()),
             hlc: to_db(self.hlc.now()),
             origin_node: self.node.node_id.clone(),
+            owner: None,
         })
     }
 
@@ -430,8 +476,21 @@ impl KeyService {
     }
 
     /// An object's metadata.
-    pub async fn get(&self, _who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
-        Ok(self.load(id).await?.meta)
+    pub async fn get(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
+        let r = self.read_meta(who, id).await;
+        self.audit_read(who, "object.get_attributes", Some(id), r)
+            .await
+    }
+
+    /// An object's metadata, if `who` may read it (no audit record: callers write it).
+    pub(crate) async fn read_meta(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<ObjectMeta, ServiceError> {
+        let obj = self.load(id).await?;
+        self.authorize_object(who, &obj, ObjectOp::Read).await?;
+        Ok(obj.meta)
     }
 
     /// An object's metadata and plaintext material, unwrapped in the root of trust.
@@ -440,18 +499,19 @@ impl KeyService {
         who: &Principal,
         id: &str,
     ) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
-        let (meta, material) = self.unwrap_material(id).await?;
-        tracing::info!(principal = %who.name, action = "get_material", object = %meta.id, "material released");
-        Ok((meta, material))
+        let r = self.unwrap_material(who, id).await;
+        self.audit_read(who, "object.get", Some(id), r).await
     }
 
-    /// An object's metadata and its material, unwrapped by the root of trust; refused
-    /// once the material is destroyed.
+    /// An object's metadata and its material, unwrapped by the root of trust, if `who`
+    /// may use it; refused once the material is destroyed. The caller audits the use.
     pub(crate) async fn unwrap_material(
         &self,
+        who: &Principal,
         id: &str,
     ) -> Result<(ObjectMeta, KeyMaterial), ServiceError> {
         let obj = self.load(id).await?;
+        self.authorize_object(who, &obj, ObjectOp::Use).await?;
         let wrapped = match (&obj.wrapped, obj.meta.state.is_destroyed()) {
             (Some(w), false) => WrappedKey::from_bytes(w)?,
             _ => return Err(ServiceError::Destroyed(obj.meta.id)),
@@ -460,12 +520,33 @@ impl KeyService {
         Ok((obj.meta, material))
     }
 
-    /// Objects matching `filter` (at most 1,000 per call).
+    /// Objects matching `filter` that `who` may see (at most 1,000 per call).
     pub async fn list(
         &self,
-        _who: &Principal,
+        who: &Principal,
+        filter: ListFilter,
+    ) -> Result<Vec<ObjectMeta>, ServiceError> {
+        let r = self.list_visible(who, filter).await;
+        self.audit_read(who, "object.list", None, r).await
+    }
+
+    async fn list_visible(
+        &self,
+        who: &Principal,
         mut filter: ListFilter,
     ) -> Result<Vec<ObjectMeta>, ServiceError> {
+        let subject = self.subject(who).await?;
+        let sees_all = match subject.kind {
+            SubjectKind::System => true,
+            SubjectKind::User(_) => subject
+                .roles
+                .intersects(Roles::KEY_ADMIN | Roles::AUDIT_MANAGER),
+            SubjectKind::Endpoint(_) => false,
+        };
+        filter.visible_to = (!sees_all).then(|| Visibility {
+            owner: subject.owner_tag(),
+            wallets: subject.wallets.keys().cloned().collect(),
+        });
         match filter.limit {
             Some(l) if !(1..=MAX_LIST).contains(&l) => {
                 return Err(ServiceError::InvalidArgument(format!(
@@ -491,13 +572,14 @@ impl KeyService {
 
     /// Pre-Active → Active.
     pub async fn activate(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
-        let meta = self
-            .transition(id, Transition::Activate, |attrs, now| {
-                attrs.activation_date = Some(now)
-            })
-            .await?;
-        tracing::info!(principal = %who.name, action = "activate", object = %id, "object activated");
-        Ok(meta)
+        self.transition(
+            who,
+            "object.activate",
+            id,
+            Transition::Activate,
+            |attrs, now| attrs.activation_date = Some(now),
+        )
+        .await
     }
 
     /// Returns an object activated by a batch that is being undone to Pre-Active. Not a
@@ -508,20 +590,17 @@ impl KeyService {
         who: &Principal,
         id: &str,
     ) -> Result<ObjectMeta, ServiceError> {
-        let meta = self
-            .modify(id, |obj, _| {
-                if obj.meta.state != State::Active {
-                    return Err(ServiceError::WrongState(format!(
-                        "object {id} is no longer active"
-                    )));
-                }
-                obj.meta.state = State::PreActive;
-                obj.meta.attributes.activation_date = None;
-                Ok(())
-            })
-            .await?;
-        tracing::info!(principal = %who.name, action = "undo_activate", object = %id, "activation undone");
-        Ok(meta)
+        self.modify(who, "object.undo_activate", id, |obj, _| {
+            if obj.meta.state != State::Active {
+                return Err(ServiceError::WrongState(format!(
+                    "object {id} is no longer active"
+                )));
+            }
+            obj.meta.state = State::PreActive;
+            obj.meta.attributes.activation_date = None;
+            Ok(())
+        })
+        .await
     }
 
     /// Revokes: compromise reasons move to Compromised, others to Deactivated.
@@ -545,38 +624,38 @@ impl KeyService {
         } else {
             Transition::Deactivate
         };
-        let meta = self
-            .transition(id, t, |attrs, now| {
-                attrs.revocation_reason = Some(reason);
-                attrs.revocation_message = message.clone();
-                if reason.is_compromise() {
-                    attrs.compromise_date = Some(now);
-                }
-                attrs.deactivation_date.get_or_insert(now);
-            })
-            .await?;
-        tracing::info!(principal = %who.name, action = "revoke", object = %id, reason = ?reason, "object revoked");
-        Ok(meta)
+        self.transition(who, "object.revoke", id, t, |attrs, now| {
+            attrs.revocation_reason = Some(reason);
+            attrs.revocation_message = message.clone();
+            if reason.is_compromise() {
+                attrs.compromise_date = Some(now);
+            }
+            attrs.deactivation_date.get_or_insert(now);
+        })
+        .await
     }
 
     /// Destroys the material; metadata stays. Active objects must be revoked first.
     pub async fn destroy(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
-        let meta = self
-            .transition(id, Transition::Destroy, |attrs, now| {
-                attrs.destroy_date = Some(now)
-            })
-            .await?;
-        tracing::info!(principal = %who.name, action = "destroy", object = %id, "object destroyed");
-        Ok(meta)
+        self.transition(
+            who,
+            "object.destroy",
+            id,
+            Transition::Destroy,
+            |attrs, now| attrs.destroy_date = Some(now),
+        )
+        .await
     }
 
     async fn transition(
         &self,
+        who: &Principal,
+        action: &str,
         id: &str,
         t: Transition,
         update: impl Fn(&mut Attributes, i64),
     ) -> Result<ObjectMeta, ServiceError> {
-        self.modify(id, |obj, now| {
+        self.modify(who, action, id, |obj, now| {
             let from = obj.meta.state;
             let to = from
                 .transition(t)
@@ -596,16 +675,33 @@ impl KeyService {
         .await
     }
 
-    /// Read-modify-write of one object with optimistic concurrency: `edit` runs on a
-    /// fresh copy each attempt; the write (with its change-log row) commits only if no
-    /// one else changed the object in between.
+    /// Read-modify-write of one object with optimistic concurrency, if `who` may modify
+    /// it: `edit` runs on a fresh copy each attempt; the write, its change-log row and
+    /// its audit record commit together only if no one else changed the object in
+    /// between. Failures are audited too.
     pub(crate) async fn modify(
         &self,
+        who: &Principal,
+        action: &str,
         id: &str,
         edit: impl Fn(&mut StoredObject, i64) -> Result<(), ServiceError>,
     ) -> Result<ObjectMeta, ServiceError> {
-        for _ in 0..MAX_RETRIES {
+        let r = self.modify_inner(who, action, id, edit).await;
+        self.audit_failure(who, action, Some(id), r).await
+    }
+
+    async fn modify_inner(
+        &self,
+        who: &Principal,
+        action: &str,
+        id: &str,
+        edit: impl Fn(&mut StoredObject, i64) -> Result<(), ServiceError>,
+    ) -> Result<ObjectMeta, ServiceError> {
+        for attempt in 0..MAX_RETRIES {
             let mut obj = self.load(id).await?;
+            if attempt == 0 {
+                self.authorize_object(who, &obj, ObjectOp::Modify).await?;
+            }
             let expected = obj.hlc;
             let now = now_secs();
             edit(&mut obj, now)?;
@@ -615,6 +711,8 @@ impl KeyService {
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             match tx.update_object(&obj, expected).await {
                 Ok(_) => {
+                    let ev = self.event(who, action, Some(id), Outcome::Success, None);
+                    tx.append_audit(&ev, now_millis()).await?;
                     tx.commit().await?;
                     return Ok(obj.meta);
                 }

@@ -2,18 +2,33 @@
 //! transaction. The new key copies the old key's algorithm, length, name and
 //! descriptive attributes; it starts Active if the old one was ever activated.
 
+use super::authz::ObjectOp;
 use super::{KeyService, NewObject, Principal, ServiceError};
+use crate::audit::Outcome;
+use crate::authz::Action;
 use crate::hlc::to_db;
 use crate::keys::{
-    new_object_id, now_secs, Algorithm, Attributes, Link, LinkKind, ObjectMeta, ObjectType,
+    new_object_id, now_millis, now_secs, Algorithm, Attributes, Link, LinkKind, ObjectMeta,
+    ObjectType,
 };
 use crate::store::StoreError;
 
 impl KeyService {
     /// Re-keys symmetric key `id`; returns the new key.
     pub async fn rekey(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
-        for _ in 0..5 {
+        let r = self.rekey_inner(who, id).await;
+        self.audit_failure(who, "key.rekey", Some(id), r).await
+    }
+
+    async fn rekey_inner(&self, who: &Principal, id: &str) -> Result<ObjectMeta, ServiceError> {
+        let subject = self.subject(who).await?;
+        for attempt in 0..5 {
             let mut old = self.load(id).await?;
+            if attempt == 0 {
+                self.authorize_object(who, &old, ObjectOp::Modify).await?;
+                self.decide(who, &subject, &Action::CreateObject, Some(id))
+                    .await?;
+            }
             if old.meta.object_type != ObjectType::SymmetricKey {
                 return Err(ServiceError::WrongUse(format!(
                     "object {id} is not a symmetric key; only symmetric keys are re-keyed"
@@ -36,7 +51,7 @@ impl KeyService {
                 }],
                 ..Attributes::default()
             };
-            let new = self.build_object(
+            let mut new = self.build_object(
                 new_id.clone(),
                 NewObject {
                     object_type: ObjectType::SymmetricKey,
@@ -60,12 +75,32 @@ impl KeyService {
             old.meta.updated_at = now_secs();
             old.hlc = to_db(self.hlc.now());
             old.origin_node = self.node.node_id.clone();
+            // The replacement belongs to whoever re-keys and sits in the old key's wallets.
+            new.owner = Some(subject.owner_tag());
+            let wallets = self.store.wallets_of_object(id).await?;
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             tx.insert_object(&new).await?;
+            for w in &wallets {
+                tx.add_wallet_object(
+                    w,
+                    &new.meta.id,
+                    new.owner.as_deref(),
+                    old.meta.updated_at,
+                    new.hlc,
+                )
+                .await?;
+            }
             match tx.update_object(&old, expected).await {
                 Ok(_) => {
+                    let ev = self.event(
+                        who,
+                        "key.rekey",
+                        Some(id),
+                        Outcome::Success,
+                        Some(format!("replacement {}", new.meta.id)),
+                    );
+                    tx.append_audit(&ev, now_millis()).await?;
                     tx.commit().await?;
-                    tracing::info!(principal = %who.name, action = "rekey", object = %id, replacement = %new.meta.id, "key re-keyed");
                     return Ok(new.meta);
                 }
                 Err(StoreError::Conflict(_)) => continue,

@@ -238,22 +238,6 @@ impl Store {
         .transpose()
     }
 
-    /// The principal owning the token whose SHA-256 is `token_hash`, if any.
-    ///
-    /// The lookup is by hash: the comparison an attacker could time is of a digest of
-    /// their own guess, which reveals nothing about stored tokens.
-    pub async fn principal_for_token(
-        &self,
-        token_hash: &[u8],
-    ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT principal FROM api_tokens WHERE token_hash = $1")
-                .bind(token_hash.to_vec())
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(row.map(|r| r.0))
-    }
-
     /// The recovery passphrase hash (PHC string).
     pub async fn recovery_hash(&self) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> =

@@ -7,15 +7,20 @@
 //! Queries are runtime-checked through sqlx's `Any` driver, so the same code runs on
 //! both backends; the test suite runs every store test on both.
 
+pub mod audit;
+mod authz;
 mod changelog;
 mod credentials;
 mod endpoints;
 mod objects;
+mod users;
 
+pub use authz::{GroupRecord, ManageGrant, WalletGrant, WalletRecord};
 pub use changelog::{Change, ChangeOp};
 pub use credentials::{Credential, MasterKeyRecord, NodeRecord};
 pub use endpoints::{EndpointFilter, EndpointRecord, EndpointState};
-pub use objects::{ListFilter, StoredObject};
+pub use objects::{ListFilter, StoredObject, Visibility};
+pub use users::UserRecord;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

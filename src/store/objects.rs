@@ -21,6 +21,9 @@ pub struct StoredObject {
     pub hlc: i64,
     /// Node that made the last change.
     pub origin_node: String,
+    /// Owner tag: `user:<id>`, `endpoint:<id>` or `system`; `None` for objects made
+    /// before ownership was recorded.
+    pub owner: Option<String>,
 }
 
 /// What the change log carries for an object: its full new state.
@@ -31,6 +34,7 @@ struct ObjectPayload<'a> {
     master_key_id: Option<&'a str>,
     hlc: i64,
     origin_node: &'a str,
+    owner: Option<&'a str>,
 }
 
 /// Filters for listing objects. All set fields must match.
@@ -46,9 +50,20 @@ pub struct ListFilter {
     pub limit: Option<i64>,
     /// Skip this many first (ordered by ID, i.e. creation time).
     pub offset: Option<i64>,
+    /// Only objects this caller may see; `None` means every object.
+    pub visible_to: Option<Visibility>,
 }
 
-const COLUMNS: &str = "id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node";
+/// The objects a caller may see: those it owns and those in wallets it can access.
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    /// The caller's owner tag.
+    pub owner: String,
+    /// IDs of the wallets the caller has any access to.
+    pub wallets: Vec<String>,
+}
+
+const COLUMNS: &str = "id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node, owner";
 
 fn corrupt(detail: String) -> StoreError {
     StoreError::Corrupt {
@@ -90,6 +105,7 @@ fn decode_row(r: &AnyRow) -> Result<StoredObject, StoreError> {
         master_key_id: r.try_get("master_key_id")?,
         hlc: r.try_get("hlc")?,
         origin_node: r.try_get("origin_node")?,
+        owner: r.try_get("owner")?,
     })
 }
 
@@ -100,6 +116,7 @@ fn payload(obj: &StoredObject) -> Result<Vec<u8>, StoreError> {
         master_key_id: obj.master_key_id.as_deref(),
         hlc: obj.hlc,
         origin_node: &obj.origin_node,
+        owner: obj.owner.as_deref(),
     })
     .map_err(|e| corrupt(format!("{}: cannot encode change: {e}", obj.meta.id)))
 }
@@ -114,8 +131,8 @@ impl WriteTx {
     pub async fn insert_object(&mut self, obj: &StoredObject) -> Result<i64, StoreError> {
         let attrs = attributes_json(obj)?;
         sqlx::query(
-            "INSERT INTO objects (id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "INSERT INTO objects (id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node, owner) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(obj.meta.id.clone())
         .bind(obj.meta.object_type.as_str())
@@ -130,6 +147,7 @@ impl WriteTx {
         .bind(obj.meta.updated_at)
         .bind(obj.hlc)
         .bind(obj.origin_node.clone())
+        .bind(obj.owner.clone())
         .execute(self.conn())
         .await?;
         let payload = payload(obj)?;
@@ -216,6 +234,18 @@ impl Store {
         if filter.name.is_some() {
             conds.push(format!("name = ${}", next()));
         }
+        if let Some(v) = &filter.visible_to {
+            let owner = format!("owner = ${}", next());
+            if v.wallets.is_empty() {
+                conds.push(owner);
+            } else {
+                let marks: Vec<String> = v.wallets.iter().map(|_| format!("${}", next())).collect();
+                conds.push(format!(
+                    "({owner} OR id IN (SELECT object_id FROM wallet_objects WHERE wallet_id IN ({})))",
+                    marks.join(", ")
+                ));
+            }
+        }
         let where_clause = if conds.is_empty() {
             String::new()
         } else {
@@ -232,6 +262,12 @@ impl Store {
         }
         if let Some(name) = &filter.name {
             q = q.bind(name.clone());
+        }
+        if let Some(v) = &filter.visible_to {
+            q = q.bind(v.owner.clone());
+            for w in &v.wallets {
+                q = q.bind(w.clone());
+            }
         }
         let rows = q
             .bind(filter.limit.unwrap_or(100))

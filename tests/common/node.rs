@@ -167,7 +167,7 @@ pub struct EndpointFiles {
 
 /// Registers and enrolls an endpoint through the service, with a key pair made here.
 pub async fn enroll_endpoint(svc: &clavis::service::KeyService, name: &str) -> EndpointFiles {
-    let admin = clavis::service::Principal::admin("admin", None);
+    let admin = clavis::service::Principal::system("admin");
     let (_, token) = svc
         .register_endpoint(&admin, name, "kmip", None, None)
         .await

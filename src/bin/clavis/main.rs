@@ -1,6 +1,8 @@
 //! `clavis`: the administrator's command line, a client of a node's REST API.
 #![forbid(unsafe_code)]
 
+mod access;
+mod audit;
 mod endpoint;
 
 use anyhow::{bail, Context};
@@ -54,6 +56,11 @@ enum Cmd {
     /// Endpoints: KMIP clients, drive agents, databases, tape libraries.
     #[command(subcommand)]
     Endpoint(endpoint::EndpointCmd),
+    /// The audit trail: list, verify, export, delete, checkpoint.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    #[command(flatten)]
+    Access(access::AccessCmd),
 }
 
 #[derive(Subcommand)]
@@ -187,6 +194,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::Endpoint(cmd) = &cli.cmd {
         return endpoint::run(&cli, cmd, &ca).await;
     }
+    if let Cmd::Audit(cmd) = &cli.cmd {
+        return audit::run(&cli, cmd, &ca).await;
+    }
+    if let Cmd::Access(cmd) = &cli.cmd {
+        return access::run(&cli, cmd, &ca).await;
+    }
     let mut client = ApiClient::new(&cli.server, &ca, None, token(&cli)?)?;
     let (method, path, body): (Method, String, Option<Value>) = match &cli.cmd {
         Cmd::Status => (Method::GET, "/v1/status".into(), None),
@@ -265,6 +278,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ),
         },
         Cmd::Endpoint(_) => bail!("endpoint commands are handled above"),
+        Cmd::Audit(_) => bail!("audit commands are handled above"),
+        Cmd::Access(_) => bail!("access-control commands are handled above"),
         Cmd::Secret(SecretCmd::Put { name, activate }) => {
             let mut data = zeroize::Zeroizing::new(Vec::new());
             std::io::stdin()
