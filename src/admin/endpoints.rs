@@ -23,6 +23,10 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/v1/endpoints/{name}/enrollment-token", post(new_token))
         .route("/v1/endpoints/{name}/suspend", post(suspend))
         .route("/v1/endpoints/{name}/resume", post(resume))
+        .route(
+            "/v1/endpoints/{name}/default-wallet",
+            axum::routing::put(set_default_wallet),
+        )
         .route("/v1/enroll", post(enroll))
 }
 
@@ -179,4 +183,23 @@ async fn enroll(
         certificate_pem: e.certificate_pem,
         ca_pem: e.ca_pem,
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultWalletBody {
+    wallet: Option<String>,
+}
+
+async fn set_default_wallet(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<DefaultWalletBody>,
+) -> Result<Json<EndpointInfo>, ApiError> {
+    Ok(Json(
+        st.svc
+            .set_default_wallet(&who, &name, body.wallet.as_deref())
+            .await?,
+    ))
 }

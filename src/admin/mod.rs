@@ -11,6 +11,7 @@ mod error;
 mod json;
 mod openapi;
 mod params;
+mod quorum;
 mod routes;
 mod session;
 mod users;

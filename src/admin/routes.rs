@@ -84,6 +84,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(super::endpoints::routes())
         .merge(super::audit::routes())
         .merge(super::session::routes())
+        .merge(super::quorum::routes())
         .merge(super::users::routes())
         .merge(super::wallets::routes())
         .merge(super::openapi::routes())

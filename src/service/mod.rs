@@ -12,6 +12,8 @@ mod crypto;
 pub mod endpoints;
 mod error;
 mod keypair;
+pub mod quorum;
+pub mod recovery;
 mod rekey;
 mod status;
 pub mod users;
@@ -111,6 +113,7 @@ pub struct KeyService {
     hlc: Hlc,
     master_key: MasterKeyId,
     authz: authz::AuthzCache,
+    recovery_throttle: recovery::RecoveryThrottle,
 }
 
 impl KeyService {
@@ -141,6 +144,7 @@ impl KeyService {
             hlc: Hlc::new(),
             master_key,
             authz: authz::AuthzCache::default(),
+            recovery_throttle: recovery::RecoveryThrottle::default(),
         })
     }
 

@@ -13,6 +13,7 @@ mod changelog;
 mod credentials;
 mod endpoints;
 mod objects;
+mod quorum;
 mod users;
 
 pub use authz::{GroupRecord, ManageGrant, WalletGrant, WalletRecord};
@@ -20,6 +21,7 @@ pub use changelog::{Change, ChangeOp};
 pub use credentials::{Credential, MasterKeyRecord, NodeRecord};
 pub use endpoints::{EndpointFilter, EndpointRecord, EndpointState};
 pub use objects::{ListFilter, StoredObject, Visibility};
+pub use quorum::QuorumRequestRecord;
 pub use users::UserRecord;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

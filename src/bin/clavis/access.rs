@@ -11,7 +11,7 @@ mod settings;
 mod user;
 mod wallet;
 
-use crate::{token, Cli};
+use crate::Cli;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use clavis::client::ApiClient;
@@ -40,7 +40,7 @@ pub enum AccessCmd {
 /// Runs an access-control command against the node at `cli.server`, trusting `ca`.
 pub async fn run(cli: &Cli, cmd: &AccessCmd, ca: &str) -> anyhow::Result<()> {
     let mut api = Api {
-        client: ApiClient::new(&cli.server, ca, None, token(cli)?)?,
+        client: crate::client(cli, ca)?,
         json: cli.json,
     };
     match cmd {

@@ -1,9 +1,8 @@
 //! `clavis audit ...`: read, verify, export and delete the audit trail.
 
-use crate::{percent, token, Cli};
+use crate::{percent, Cli};
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
-use clavis::client::ApiClient;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -100,7 +99,7 @@ fn opt(v: &Value) -> &str {
 
 /// Runs an audit command against the node at `cli.server`, trusting `ca`.
 pub async fn run(cli: &Cli, cmd: &AuditCmd, ca: &str) -> anyhow::Result<()> {
-    let mut client = ApiClient::new(&cli.server, ca, None, token(cli)?)?;
+    let mut client = crate::client(cli, ca)?;
     if let AuditCmd::Export {
         format,
         output,

@@ -4,7 +4,7 @@
 //! a certificate signing request, and writes `key.pem` (PKCS#8, mode 0600), `cert.pem`
 //! and `ca.pem`, files a KMIP client such as PyKMIP uses directly.
 
-use crate::{date, percent, s, token, Cli};
+use crate::{date, percent, s, Cli};
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 use clavis::client::ApiClient;
@@ -117,7 +117,7 @@ pub async fn run(cli: &Cli, cmd: &EndpointCmd, ca: &str) -> anyhow::Result<()> {
     {
         return enroll(cli, ca, out_dir, name.as_deref(), *key_type).await;
     }
-    let mut client = ApiClient::new(&cli.server, ca, None, token(cli)?)?;
+    let mut client = crate::client(cli, ca)?;
     let (method, path, body): (Method, String, Option<Value>) = match cmd {
         EndpointCmd::Register {
             name,

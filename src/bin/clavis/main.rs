@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod endpoint;
+mod session;
 
 use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -36,6 +37,12 @@ struct Cli {
     /// File holding the API token.
     #[arg(long, env = "CLAVIS_TOKEN_FILE", global = true)]
     token_file: Option<PathBuf>,
+    /// Client certificate (PEM) to log in with instead of a token (see `clavis user-cert`).
+    #[arg(long, env = "CLAVIS_CERT", global = true, requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, env = "CLAVIS_KEY", global = true, requires = "cert")]
+    key: Option<PathBuf>,
     /// Print the server's JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -61,6 +68,8 @@ enum Cmd {
     Audit(audit::AuditCmd),
     #[command(flatten)]
     Access(access::AccessCmd),
+    #[command(flatten)]
+    Session(session::SessionCmd),
 }
 
 #[derive(Subcommand)]
@@ -184,6 +193,32 @@ fn token(cli: &Cli) -> anyhow::Result<Option<String>> {
     }
 }
 
+/// A client of the node at `cli.server` trusting `ca`, authenticated by the token
+/// given, or else by the client certificate given.
+pub(crate) fn client(cli: &Cli, ca: &str) -> anyhow::Result<ApiClient> {
+    let token = token(cli)?;
+    let identity = match (&cli.cert, &cli.key) {
+        (Some(c), Some(k)) => {
+            let cert = std::fs::read_to_string(c)
+                .with_context(|| format!("cannot read certificate {}", c.display()))?;
+            let key_pem = zeroize::Zeroizing::new(
+                std::fs::read_to_string(k)
+                    .with_context(|| format!("cannot read key {}", k.display()))?,
+            );
+            let key = clavis::tls::parse_private_key_pem(&key_pem)
+                .with_context(|| format!("cannot use key {}", k.display()))?;
+            Some((cert, key))
+        }
+        _ => None,
+    };
+    Ok(ApiClient::new(
+        &cli.server,
+        ca,
+        identity.as_ref().map(|(c, k)| (c.as_str(), k)),
+        token,
+    )?)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let ca_path = cli
         .ca
@@ -200,7 +235,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::Access(cmd) = &cli.cmd {
         return access::run(&cli, cmd, &ca).await;
     }
-    let mut client = ApiClient::new(&cli.server, &ca, None, token(&cli)?)?;
+    if let Cmd::Session(cmd) = &cli.cmd {
+        return session::run(&cli, cmd, &ca).await;
+    }
+    let mut client = client(&cli, &ca)?;
     let (method, path, body): (Method, String, Option<Value>) = match &cli.cmd {
         Cmd::Status => (Method::GET, "/v1/status".into(), None),
         Cmd::Key(k) => match k {
@@ -280,6 +318,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Endpoint(_) => bail!("endpoint commands are handled above"),
         Cmd::Audit(_) => bail!("audit commands are handled above"),
         Cmd::Access(_) => bail!("access-control commands are handled above"),
+        Cmd::Session(_) => bail!("session commands are handled above"),
         Cmd::Secret(SecretCmd::Put { name, activate }) => {
             let mut data = zeroize::Zeroizing::new(Vec::new());
             std::io::stdin()

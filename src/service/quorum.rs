@@ -1,0 +1,434 @@
+//! Quorum approval (SPEC 5.6): operations too dangerous for one person become pending
+//! requests that M of the N quorum members approve before a deadline; the operation
+//! runs when the M-th approval arrives. A request past its deadline, or one that can no
+//! longer reach M, does nothing.
+//!
+//! Today the quorum guards changes to itself; master-key backup and restore, adding a
+//! node, factory reset and key export join as those capabilities land (each a
+//! [`QuorumOp`] variant and an arm in `execute`).
+
+use super::users::user_id;
+use super::{KeyService, Principal, ServiceError};
+use crate::audit::Outcome;
+use crate::authz::{Action, Roles};
+use crate::hlc::to_db;
+use crate::keys::{new_object_id, now_millis, now_secs};
+use crate::store::{QuorumRequestRecord, StoreError};
+
+/// Default time members have to vote.
+pub const DEFAULT_DEADLINE_SECS: i64 = 24 * 3600;
+/// Longest deadline accepted.
+pub const MAX_DEADLINE_SECS: i64 = 7 * 24 * 3600;
+/// Most quorum members.
+pub const MAX_MEMBERS: usize = 32;
+
+/// An operation that needs quorum approval.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum QuorumOp {
+    /// Replace the quorum: its members (user names) and how many must approve.
+    SetQuorum {
+        /// Member user names.
+        members: Vec<String>,
+        /// Approvals needed (M).
+        required: u32,
+    },
+}
+
+impl QuorumOp {
+    fn name(&self) -> &'static str {
+        match self {
+            QuorumOp::SetQuorum { .. } => "set_quorum",
+        }
+    }
+
+    /// The role that may ask for it.
+    fn needs(&self) -> Roles {
+        match self {
+            QuorumOp::SetQuorum { .. } => Roles::SYSTEM_ADMIN,
+        }
+    }
+}
+
+/// The quorum as configured.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuorumInfo {
+    /// Member user names.
+    pub members: Vec<String>,
+    /// Approvals needed; 0 when no quorum is configured.
+    pub required: i64,
+}
+
+/// A request as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuorumRequest {
+    /// Request ID.
+    pub id: String,
+    /// The operation and its parameters.
+    pub operation: serde_json::Value,
+    /// Who asked.
+    pub requested_by: String,
+    /// Approvals needed.
+    pub required: i64,
+    /// `pending`, `executed`, `failed`, `rejected` or `expired`.
+    pub state: String,
+    /// Unix seconds.
+    pub deadline: i64,
+    /// Members who approved.
+    pub approvals: Vec<String>,
+    /// Members who rejected.
+    pub rejections: Vec<String>,
+    /// What running it produced, or why not.
+    pub result: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl KeyService {
+    async fn user_name(&self, id: &str) -> Result<String, ServiceError> {
+        Ok(self
+            .store
+            .user(id)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_else(|| id.to_owned()))
+    }
+
+    /// The quorum's members and threshold.
+    pub async fn quorum(&self, who: &Principal) -> Result<QuorumInfo, ServiceError> {
+        self.authorize(who, &Action::ViewDirectory).await?;
+        let mut members = Vec::new();
+        for id in self.store.quorum_members().await? {
+            members.push(self.user_name(&id).await?);
+        }
+        Ok(QuorumInfo {
+            members,
+            required: self.quorum_required().await?,
+        })
+    }
+
+    async fn quorum_required(&self) -> Result<i64, ServiceError> {
+        Ok(self
+            .store
+            .setting("quorum_required")
+            .await?
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0))
+    }
+
+    async fn request_info(&self, r: &QuorumRequestRecord) -> Result<QuorumRequest, ServiceError> {
+        let mut approvals = Vec::new();
+        let mut rejections = Vec::new();
+        for (uid, approve) in self.store.quorum_votes(&r.id).await? {
+            let n = self.user_name(&uid).await?;
+            if approve {
+                approvals.push(n);
+            } else {
+                rejections.push(n);
+            }
+        }
+        let state = if r.state == "pending" && r.deadline <= now_secs() {
+            "expired".to_owned()
+        } else {
+            r.state.clone()
+        };
+        Ok(QuorumRequest {
+            id: r.id.clone(),
+            operation: serde_json::from_str(&r.params).unwrap_or(serde_json::Value::Null),
+            requested_by: self.user_name(&r.requested_by).await?,
+            required: r.required,
+            state,
+            deadline: r.deadline,
+            approvals,
+            rejections,
+            result: r.result.clone(),
+            created_at: r.created_at,
+        })
+    }
+
+    /// Asks for `op`. With no quorum configured yet, setting the first quorum runs at
+    /// once (someone has to start); every other case creates a pending request.
+    pub async fn propose(
+        &self,
+        who: &Principal,
+        op: QuorumOp,
+        deadline_secs: Option<i64>,
+    ) -> Result<QuorumRequest, ServiceError> {
+        let r = self.propose_inner(who, op, deadline_secs).await;
+        self.audit_failure(who, "quorum.propose", None, r).await
+    }
+
+    async fn propose_inner(
+        &self,
+        who: &Principal,
+        op: QuorumOp,
+        deadline_secs: Option<i64>,
+    ) -> Result<QuorumRequest, ServiceError> {
+        self.authorize(who, &Action::ProposeQuorum { needs: op.needs() })
+            .await?;
+        let ttl = deadline_secs.unwrap_or(DEFAULT_DEADLINE_SECS);
+        if !(60..=MAX_DEADLINE_SECS).contains(&ttl) {
+            return Err(ServiceError::InvalidArgument(format!(
+                "deadline_secs: 60 to {MAX_DEADLINE_SECS}"
+            )));
+        }
+        self.validate(&op).await?;
+        let requester = user_id(who)
+            .ok_or_else(|| ServiceError::Forbidden("quorum requests are made by users".into()))?;
+        let required = self.quorum_required().await?;
+        let members = self.store.quorum_members().await?;
+        let now = now_secs();
+        let mut rec = QuorumRequestRecord {
+            id: new_object_id(),
+            action: op.name().into(),
+            params: serde_json::to_string(&op)
+                .map_err(|e| ServiceError::InvalidArgument(format!("operation: {e}")))?,
+            requested_by: requester,
+            required,
+            state: "pending".into(),
+            deadline: now + ttl,
+            result: None,
+            created_at: now,
+            updated_at: now,
+            hlc: to_db(self.hlc.now()),
+            origin_node: self.node.node_id.clone(),
+        };
+        let bootstrap = members.is_empty() && matches!(op, QuorumOp::SetQuorum { .. });
+        if !bootstrap && members.is_empty() {
+            return Err(ServiceError::Forbidden(
+                "no quorum is configured; set one first (clavis quorum set)".into(),
+            ));
+        }
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        if bootstrap {
+            rec.required = 0;
+            let result = self.execute(&mut tx, &op).await?;
+            rec.state = "executed".into();
+            rec.result = Some(format!("no quorum was configured; ran at once: {result}"));
+        }
+        tx.put_quorum_request(&rec, None).await?;
+        let ev = self.event(
+            who,
+            "quorum.propose",
+            Some(&rec.id),
+            Outcome::Success,
+            Some(format!("{} ({})", rec.action, rec.state)),
+        );
+        tx.append_audit(&ev, now_millis()).await?;
+        tx.commit().await?;
+        if bootstrap {
+            self.authz_changed();
+        }
+        self.request_info(&rec).await
+    }
+
+    /// Checks an operation's parameters before anyone votes on it.
+    async fn validate(&self, op: &QuorumOp) -> Result<(), ServiceError> {
+        match op {
+            QuorumOp::SetQuorum { members, required } => {
+                let n = members.len();
+                if n == 0 || n > MAX_MEMBERS || *required == 0 || *required as usize > n {
+                    return Err(ServiceError::InvalidArgument(format!(
+                        "quorum: 1 to {MAX_MEMBERS} members and 1 <= required <= members (got {required} of {n})"
+                    )));
+                }
+                let mut seen = std::collections::HashSet::new();
+                for m in members {
+                    let u = self.load_user(m).await?;
+                    if !seen.insert(u.id) {
+                        return Err(ServiceError::InvalidArgument(format!(
+                            "members: {m:?} is listed twice"
+                        )));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs an approved operation inside the transaction that records it.
+    async fn execute(
+        &self,
+        tx: &mut crate::store::WriteTx,
+        op: &QuorumOp,
+    ) -> Result<String, ServiceError> {
+        match op {
+            QuorumOp::SetQuorum { members, required } => {
+                let mut ids = Vec::new();
+                for m in members {
+                    ids.push(self.load_user(m).await?.id);
+                }
+                tx.set_quorum(
+                    &ids,
+                    i64::from(*required),
+                    now_secs(),
+                    to_db(self.hlc.now()),
+                )
+                .await?;
+                Ok(format!(
+                    "quorum is now {required} of {} ({})",
+                    members.len(),
+                    members.join(", ")
+                ))
+            }
+        }
+    }
+
+    /// Requests, newest first (at most 100).
+    pub async fn quorum_requests(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<QuorumRequest>, ServiceError> {
+        self.authorize(who, &Action::ViewDirectory).await?;
+        let mut out = Vec::new();
+        for r in self.store.quorum_requests(100).await? {
+            out.push(self.request_info(&r).await?);
+        }
+        Ok(out)
+    }
+
+    /// One request.
+    pub async fn quorum_request(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<QuorumRequest, ServiceError> {
+        self.authorize(who, &Action::ViewDirectory).await?;
+        let r = self.store.quorum_request(id).await?.ok_or_else(|| {
+            ServiceError::NameNotFound(format!(
+                "no quorum request {:?}",
+                id.chars().take(64).collect::<String>()
+            ))
+        })?;
+        self.request_info(&r).await
+    }
+
+    /// A member approves or rejects a pending request. The M-th approval runs the
+    /// operation in the same transaction as the vote.
+    pub async fn vote(
+        &self,
+        who: &Principal,
+        id: &str,
+        approve: bool,
+    ) -> Result<QuorumRequest, ServiceError> {
+        let action = if approve {
+            "quorum.approve"
+        } else {
+            "quorum.reject"
+        };
+        let r = self.vote_inner(who, id, approve, action).await;
+        self.audit_failure(who, action, Some(id), r).await
+    }
+
+    async fn vote_inner(
+        &self,
+        who: &Principal,
+        id: &str,
+        approve: bool,
+        action: &str,
+    ) -> Result<QuorumRequest, ServiceError> {
+        let members = self.store.quorum_members().await?;
+        let me = user_id(who).unwrap_or_default();
+        self.authorize(
+            who,
+            &Action::QuorumVote {
+                is_member: members.contains(&me),
+            },
+        )
+        .await?;
+        for _ in 0..5 {
+            let mut rec = self.store.quorum_request(id).await?.ok_or_else(|| {
+                ServiceError::NameNotFound(format!(
+                    "no quorum request {:?}",
+                    id.chars().take(64).collect::<String>()
+                ))
+            })?;
+            let expected = rec.hlc;
+            let now = now_secs();
+            if rec.state != "pending" {
+                return Err(ServiceError::WrongState(format!(
+                    "request {id} is {}; votes are closed",
+                    rec.state
+                )));
+            }
+            if rec.deadline <= now {
+                // Record the expiry so the request reads as what it is; it does nothing.
+                rec.state = "expired".into();
+                rec.updated_at = now;
+                rec.hlc = to_db(self.hlc.now());
+                let mut tx = self.store.begin_write(&self.node.node_id).await?;
+                match tx.put_quorum_request(&rec, Some(expected)).await {
+                    Ok(()) => tx.commit().await?,
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                return Err(ServiceError::WrongState(format!(
+                    "request {id} expired; its operation will not run"
+                )));
+            }
+            let mut tx = self.store.begin_write(&self.node.node_id).await?;
+            if !tx
+                .insert_quorum_vote(id, &me, approve, now, to_db(self.hlc.now()))
+                .await?
+            {
+                return Err(ServiceError::AlreadyExists(format!(
+                    "you have voted on request {id} already"
+                )));
+            }
+            // Count the votes of current members, this one included.
+            let mut votes = self.store.quorum_votes(id).await?;
+            votes.retain(|(u, _)| u != &me);
+            votes.push((me.clone(), approve));
+            let approvals = votes
+                .iter()
+                .filter(|(u, a)| *a && members.contains(u))
+                .count() as i64;
+            let rejections = votes
+                .iter()
+                .filter(|(u, a)| !*a && members.contains(u))
+                .count() as i64;
+            let mut changed_authz = false;
+            if approvals >= rec.required {
+                let op: QuorumOp = serde_json::from_str(&rec.params)
+                    .map_err(|e| ServiceError::InvalidArgument(format!("stored operation: {e}")))?;
+                match self.execute(&mut tx, &op).await {
+                    Ok(result) => {
+                        rec.state = "executed".into();
+                        rec.result = Some(result);
+                        changed_authz = true;
+                    }
+                    Err(e) => {
+                        rec.state = "failed".into();
+                        rec.result = Some(e.to_string());
+                    }
+                }
+            } else if rejections > members.len() as i64 - rec.required {
+                rec.state = "rejected".into();
+                rec.result = Some("too many rejections to reach the quorum".into());
+            }
+            rec.updated_at = now;
+            rec.hlc = to_db(self.hlc.now());
+            rec.origin_node = self.node.node_id.clone();
+            match tx.put_quorum_request(&rec, Some(expected)).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let ev = self.event(
+                who,
+                action,
+                Some(id),
+                Outcome::Success,
+                Some(format!("{} ({})", rec.action, rec.state)),
+            );
+            tx.append_audit(&ev, now_millis()).await?;
+            tx.commit().await?;
+            if changed_authz {
+                self.authz_changed();
+            }
+            return self.request_info(&rec).await;
+        }
+        Err(ServiceError::Contended(id.to_owned()))
+    }
+}
