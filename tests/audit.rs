@@ -756,3 +756,140 @@ async fn service_verify_records_itself_and_rest_and_cli_report_a_broken_trail() 
         "{stdout}{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_audit_managers_export_and_delete_and_refusals_are_recorded() {
+    let f = fixture(false, "").await;
+    f.seed(3, "key.get").await;
+    let password = secrecy::SecretString::from("correct horse battery staple 42");
+    f.svc()
+        .create_user(&system(), "plain_user", Some(password.clone()))
+        .await
+        .expect("create user");
+    let session = f
+        .svc()
+        .login("plain_user", &password, None)
+        .await
+        .expect("login");
+    use secrecy::ExposeSecret;
+    let who = f
+        .svc()
+        .authenticate_token(session.token.expose_secret(), Some("127.0.0.9:1".into()))
+        .await
+        .expect("session token");
+    let e = f
+        .svc()
+        .audit_export(&who, ExportFormat::Jsonl, None, None)
+        .await
+        .err()
+        .expect("export refused");
+    assert!(
+        matches!(e, clavis::service::ServiceError::Forbidden(_)),
+        "{e}"
+    );
+    let e = f
+        .svc()
+        .audit_delete(&who, clavis::audit::now_ms())
+        .await
+        .expect_err("delete refused");
+    assert!(
+        matches!(e, clavis::service::ServiceError::Forbidden(_)),
+        "{e}"
+    );
+    let e = f
+        .svc()
+        .audit_verify(&who)
+        .await
+        .expect_err("verify refused");
+    assert!(
+        matches!(e, clavis::service::ServiceError::Forbidden(_)),
+        "{e}"
+    );
+    // Nothing was deleted, and each refusal is in the trail under its action.
+    let denied = f
+        .svc()
+        .store()
+        .audit_records(&AuditFilter {
+            actor: Some("plain_user".into()),
+            limit: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("records");
+    let denied: Vec<(&str, &str)> = denied
+        .iter()
+        .filter(|r| r.outcome == "denied")
+        .map(|r| (r.action.as_str(), r.source.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            ("audit.export", "127.0.0.9:1"),
+            ("audit.delete", "127.0.0.9:1"),
+            ("audit.read", "127.0.0.9:1")
+        ]
+    );
+    let r = f.verify().await;
+    assert!(r.ok && r.chains[0].deletion_anchor.is_none(), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_streams_exports_and_deletes_for_the_audit_manager() {
+    let f = fixture(false, "").await;
+    f.seed(5, "key.get").await;
+    let addr = f.node.api_addr.to_string();
+    let mut c = client(&addr, &f.dir.ca_pem(), &f.token);
+    let mut out: Vec<u8> = Vec::new();
+    let (st, v, n) = c
+        .download("/v1/audit/export?format=jsonl", &mut out)
+        .await
+        .expect("download");
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(n as usize, out.len());
+    let recs: Vec<AuditRecord> = std::str::from_utf8(&out)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record"))
+        .collect();
+    assert!(recs.len() >= 6, "5 seeded and the export's own record");
+    let mut out = Vec::new();
+    let (st, v, _) = c
+        .download("/v1/audit/export?format=xml", &mut out)
+        .await
+        .expect("download");
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(out.is_empty());
+
+    let (st, v) = c
+        .request(Method::POST, "/v1/audit/checkpoint", None)
+        .await
+        .expect("checkpoint");
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["checkpoint"]["kind"], "periodic", "{v}");
+    let (st, v) = c
+        .request(
+            Method::POST,
+            "/v1/audit/delete",
+            Some(&serde_json::json!({ "before": "2001-01-01T00:00:00Z" })),
+        )
+        .await
+        .expect("delete");
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["deleted"], 0, "nothing is that old: {v}");
+    let (st, v) = c
+        .request(
+            Method::POST,
+            "/v1/audit/delete",
+            Some(&serde_json::json!({ "before": "next week" })),
+        )
+        .await
+        .expect("delete");
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let (st, v) = c
+        .request(Method::POST, "/v1/audit/verify", None)
+        .await
+        .expect("verify");
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["checkpoints_checked"], 1, "{v}");
+}

@@ -302,7 +302,10 @@ impl ChainWalk<'_> {
         let mut lo = lo;
         while let Some(next) = r.next_checkpoint_seq(self.origin, lo, hi).await? {
             let window_end = next.saturating_add(PAGE).min(hi);
-            for cp in r.checkpoints_in(self.origin, next - 1, window_end).await? {
+            for cp in r
+                .checkpoints_in(self.origin, next.saturating_sub(1), window_end)
+                .await?
+            {
                 if let Err(f) = self.check_signature(&cp) {
                     return Ok(Err(f));
                 }
@@ -364,7 +367,10 @@ impl ChainWalk<'_> {
         } else if let Some((min, _)) = span {
             if min > 1 {
                 let newest = r.newest_deletion_anchor(origin).await?;
-                let from = newest.map(|c| c.seq + 1).filter(|s| *s < min).unwrap_or(1);
+                let from = newest
+                    .map(|c| c.seq.saturating_add(1))
+                    .filter(|s| *s < min)
+                    .unwrap_or(1);
                 return Ok(Err(
                     self.fail(from, Problem::MissingRecords { from, to: min - 1 })
                 ));
@@ -379,7 +385,7 @@ impl ChainWalk<'_> {
         {
             return Ok(Err(f));
         }
-        self.summary.first_seq = pos.seq + 1;
+        self.summary.first_seq = pos.seq.saturating_add(1);
 
         // The records, a page at a time, with the checkpoints that fall in each page.
         let mut failure: Option<Failure> = None;
@@ -390,13 +396,13 @@ impl ChainWalk<'_> {
             let read = r
                 .records_page(origin, lo, PAGE, |rec| {
                     let seq = rec.fields.seq;
-                    if seq != pos.seq + 1 {
+                    if seq != pos.seq.saturating_add(1) {
                         failure = Some(Failure::new(
                             origin,
-                            pos.seq + 1,
+                            pos.seq.saturating_add(1),
                             Problem::MissingRecords {
-                                from: pos.seq + 1,
-                                to: seq - 1,
+                                from: pos.seq.saturating_add(1),
+                                to: seq.saturating_sub(1),
                             },
                         ));
                         return false;
@@ -452,12 +458,14 @@ impl ChainWalk<'_> {
                     head_seq: *seq,
                     chain_seq: pos.seq,
                 };
-                return Ok(Err(self.fail(pos.seq + 1, problem)));
+                return Ok(Err(self.fail(pos.seq.saturating_add(1), problem)));
             }
             _ => {}
         }
         if let Some(next) = r.next_checkpoint_seq(origin, pos.seq, i64::MAX).await? {
-            let cps = r.checkpoints_in(origin, next - 1, next).await?;
+            let cps = r
+                .checkpoints_in(origin, next.saturating_sub(1), next)
+                .await?;
             if let Some(cp) = cps.first() {
                 if let Err(f) = self.check_signature(cp) {
                     return Ok(Err(f));
@@ -466,7 +474,7 @@ impl ChainWalk<'_> {
                     checkpoint_seq: cp.seq,
                     chain_seq: pos.seq,
                 };
-                return Ok(Err(self.fail(pos.seq + 1, problem)));
+                return Ok(Err(self.fail(pos.seq.saturating_add(1), problem)));
             }
         }
         Ok(Ok(()))
