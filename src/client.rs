@@ -97,6 +97,13 @@ impl ApiClient {
         if self.conn.as_ref().is_some_and(|c| c.is_closed()) {
             self.conn = None;
         }
+        // A kept-alive connection may still be finishing the previous response (a
+        // streamed body); wait until it can take a request, or start afresh.
+        if let Some(c) = self.conn.as_mut() {
+            if c.ready().await.is_err() {
+                self.conn = None;
+            }
+        }
         if self.conn.is_none() {
             let send = self.open().await?;
             self.conn = Some(send);

@@ -146,6 +146,24 @@ pub async fn init(cfg: &Config) -> Result<InitOutput, NodeError> {
     )
     .await?;
     tx.set_recovery_hash(&phc, now, to_db(hlc.now())).await?;
+    // The first record of the replica's audit chain.
+    tx.append_audit(
+        &crate::audit::AuditEvent {
+            actor: "system".into(),
+            actor_kind: crate::audit::ActorKind::System,
+            action: "node.init".into(),
+            object: Some(cfg.node.name.clone()),
+            source: None,
+            outcome: crate::audit::Outcome::Success,
+            detail: Some(format!(
+                "replica {replica_id}, node {node_id}, master key {}, root of trust {}",
+                master_key.0,
+                rot.kind()
+            )),
+        },
+        crate::keys::now_millis(),
+    )
+    .await?;
     tx.commit().await?;
     store.close().await;
 

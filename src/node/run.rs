@@ -32,6 +32,7 @@ impl RunningNode {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
+        self.service.record_system("node.stop", None, None).await;
         self.service.store().close().await;
     }
 }
@@ -67,6 +68,9 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         )
         .await?,
     );
+    service
+        .record_system("node.start", Some(&cfg.node.name), None)
+        .await;
 
     let ca = store
         .credential(CA_CREDENTIAL_ID)
