@@ -337,7 +337,11 @@ async fn users_names_and_roles_over_rest() {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(v["managed_endpoint_groups"], json!([gid]));
+    assert_eq!(
+        v["managed_endpoint_groups"],
+        json!(["Tape-Libs"]),
+        "by name (group {gid})"
+    );
     let (st, v) = call(
         &mut admin,
         Method::DELETE,

@@ -4,12 +4,13 @@
 
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::params::QueryParams;
 use super::routes::{ApiState, Caller};
 use crate::audit::export::parse_time_ms;
 use crate::audit::{Checkpoint, ExportFormat, VerifyReport};
 use crate::service::audit::{AuditExport, DeleteReport, MAX_AUDIT_PAGE};
 use crate::store::audit::{AuditFilter, AuditRecord};
-use axum::extract::{Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -59,7 +60,7 @@ struct ListAnswer {
 async fn list(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<ListAnswer>, ApiError> {
     let limit = q.limit.unwrap_or(100);
     let filter = AuditFilter {
@@ -125,7 +126,7 @@ impl hyper::body::Body for ExportBody {
 async fn export(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Query(q): Query<ExportQuery>,
+    QueryParams(q): QueryParams<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let format = match q.format.as_deref() {
         None => ExportFormat::Jsonl,

@@ -4,11 +4,12 @@
 
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::params::PathParams;
 use super::routes::{ApiState, Caller};
 use super::PeerAddr;
 use crate::service::{EndpointInfo, EnrollmentToken};
 use crate::store::{EndpointFilter, EndpointState};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -117,7 +118,7 @@ async fn list(
 async fn get_one(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<EndpointInfo>, ApiError> {
     Ok(Json(st.svc.get_endpoint(&who, &name).await?))
 }
@@ -125,7 +126,7 @@ async fn get_one(
 async fn new_token(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<WithToken>, ApiError> {
     let (endpoint, token) = st.svc.issue_enrollment_token(&who, &name).await?;
     Ok(Json(WithToken::new(endpoint, token)))
@@ -134,7 +135,7 @@ async fn new_token(
 async fn suspend(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<EndpointInfo>, ApiError> {
     Ok(Json(st.svc.suspend_endpoint(&who, &name).await?))
 }
@@ -142,7 +143,7 @@ async fn suspend(
 async fn resume(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<EndpointInfo>, ApiError> {
     Ok(Json(st.svc.resume_endpoint(&who, &name).await?))
 }
@@ -150,7 +151,7 @@ async fn resume(
 async fn delete(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<EndpointInfo>, ApiError> {
     Ok(Json(st.svc.delete_endpoint(&who, &name).await?))
 }
@@ -194,7 +195,7 @@ struct DefaultWalletBody {
 async fn set_default_wallet(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<DefaultWalletBody>,
 ) -> Result<Json<EndpointInfo>, ApiError> {
     Ok(Json(

@@ -3,12 +3,13 @@
 
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::params::PathParams;
 use super::routes::{ApiState, Caller};
 use super::PeerAddr;
 use crate::authz::Roles;
 use crate::service::quorum::{QuorumInfo, QuorumOp, QuorumRequest};
 use crate::service::recovery::NewAdministrator;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -71,7 +72,7 @@ async fn list(
 async fn get_one(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<QuorumRequest>, ApiError> {
     Ok(Json(st.svc.quorum_request(&who, &id).await?))
 }
@@ -79,7 +80,7 @@ async fn get_one(
 async fn approve(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<QuorumRequest>, ApiError> {
     Ok(Json(st.svc.vote(&who, &id, true).await?))
 }
@@ -87,7 +88,7 @@ async fn approve(
 async fn reject(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<QuorumRequest>, ApiError> {
     Ok(Json(st.svc.vote(&who, &id, false).await?))
 }

@@ -2,12 +2,13 @@
 
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::params::PathParams;
 use super::PeerAddr;
 use crate::keys::{Algorithm, ObjectMeta, ObjectType, RevocationReason, State};
 use crate::secret::KeyMaterial;
 use crate::service::{CreateKey, KeyService, Principal, Status};
 use crate::store::ListFilter;
-use axum::extract::{FromRequestParts, Path, Query, State as AxState};
+use axum::extract::{FromRequestParts, Query, State as AxState};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -90,11 +91,20 @@ pub fn router(state: ApiState) -> Router {
         .merge(super::openapi::routes())
         .route("/healthz", get(healthz))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin_allowlist,
         ))
         .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: "this route does not take that method; see docs/api.md".into(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -247,7 +257,7 @@ async fn list_keys(
 async fn get_key(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<ObjectMeta>, ApiError> {
     Ok(Json(st.svc.get(&who, &id).await?))
 }
@@ -262,7 +272,7 @@ struct MaterialBody {
 async fn get_material(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<MaterialBody>, ApiError> {
     let (meta, material) = st.svc.get_material(&who, &id).await?;
     Ok(Json(MaterialBody {
@@ -275,7 +285,7 @@ async fn get_material(
 async fn activate(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<ObjectMeta>, ApiError> {
     Ok(Json(st.svc.activate(&who, &id).await?))
 }
@@ -290,7 +300,7 @@ struct RevokeBody {
 async fn revoke(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<RevokeBody>,
 ) -> Result<Json<ObjectMeta>, ApiError> {
     Ok(Json(
@@ -301,7 +311,7 @@ async fn revoke(
 async fn destroy(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<ObjectMeta>, ApiError> {
     Ok(Json(st.svc.destroy(&who, &id).await?))
 }

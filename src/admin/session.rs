@@ -3,10 +3,11 @@
 
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::params::PathParams;
 use super::routes::{ApiState, Caller};
 use super::PeerAddr;
 use crate::service::users::UserInfo;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -87,7 +88,7 @@ struct CertificateReply {
 async fn certificate(
     Caller(who): Caller,
     AxState(st): AxState<ApiState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<CertificateBody>,
 ) -> Result<Json<CertificateReply>, ApiError> {
     let (certificate_pem, ca_pem) = st

@@ -33,9 +33,9 @@ pub struct UserInfo {
     pub forward_roles: Vec<&'static str>,
     /// System privileges.
     pub privileges: Vec<&'static str>,
-    /// Endpoint IDs this user holds Manage Endpoint on.
+    /// Endpoints this user holds Manage Endpoint on, by name.
     pub managed_endpoints: Vec<String>,
-    /// Endpoint group IDs this user holds Manage Endpoint Group on.
+    /// Endpoint groups this user holds Manage Endpoint Group on, by name.
     pub managed_endpoint_groups: Vec<String>,
     /// Whether password login is set up.
     pub has_password: bool,
@@ -121,13 +121,16 @@ impl KeyService {
         let roles = Roles::from_bits_truncate(u32::try_from(u.roles).unwrap_or(0));
         let forward = Roles::from_bits_truncate(u32::try_from(u.forward_roles).unwrap_or(0));
         let privileges = Privileges::from_bits_truncate(u32::try_from(u.privileges).unwrap_or(0));
+        // Names, as grant-manage and revoke-manage take them.
         let mut managed_endpoints = Vec::new();
         let mut managed_endpoint_groups = Vec::new();
         for (kind, id) in self.store.manage_grants_of(&u.id).await? {
             if kind == "endpoint" {
-                managed_endpoints.push(id);
-            } else {
-                managed_endpoint_groups.push(id);
+                if let Some(e) = self.store.endpoint(&id).await? {
+                    managed_endpoints.push(e.name);
+                }
+            } else if let Some(g) = self.store.group(&id).await? {
+                managed_endpoint_groups.push(g.name);
             }
         }
         Ok(UserInfo {
@@ -344,7 +347,12 @@ impl KeyService {
                     (None, _) => true,
                     (Some(_), None) => false,
                 };
+                if let Some(until) = target.locked_until.filter(|t| *t > now_secs()) {
+                    return Err(ServiceError::AccountLocked(fmt_time(until)));
+                }
                 if !ok {
+                    // A stolen session must not become an online password oracle.
+                    self.count_wrong_password(who, &target.name).await;
                     return Err(ServiceError::BadCredentials);
                 }
             } else {
@@ -380,6 +388,46 @@ impl KeyService {
         }
         .await;
         self.audit_failure(who, "user.unlock", Some(name), r).await
+    }
+
+    /// Counts a wrong password for `name`; the one that reaches `max_failed_logins`
+    /// locks the account for `lockout_secs`. Recorded in the audit trail.
+    async fn count_wrong_password(&self, who: &Principal, name: &str) {
+        let Ok(settings) = self.settings().await else {
+            return;
+        };
+        let max = settings.max_failed_logins.max(1);
+        let lock = settings.lockout_secs.max(1);
+        let updated = self
+            .modify_user(
+                who,
+                name,
+                "user.login",
+                Some("wrong password".into()),
+                |u| {
+                    let t = now_secs();
+                    // A lock that has run out starts a fresh count.
+                    if u.locked_until.is_some_and(|l| l <= t) {
+                        u.locked_until = None;
+                        u.failed_logins = 0;
+                    }
+                    u.failed_logins += 1;
+                    if u.failed_logins >= max {
+                        u.locked_until = Some(t + lock);
+                        u.failed_logins = 0;
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        match updated {
+            Ok(u) => {
+                if let Some(until) = u.locked_until {
+                    tracing::warn!(user = %u.name, until, "account locked after repeated wrong passwords");
+                }
+            }
+            Err(e) => tracing::error!(user = %name, error = %e, "could not count a wrong password"),
+        }
     }
 
     /// Password login. After `max_failed_logins` wrong passwords in a row the account
@@ -429,35 +477,7 @@ impl KeyService {
         }
         let phc = user.password_phc.clone().unwrap_or_default();
         if !verify_password(&phc, password).await {
-            let max = settings.max_failed_logins.max(1);
-            let lock = settings.lockout_secs.max(1);
-            let updated = self
-                .modify_user(
-                    &who,
-                    &user.name,
-                    "user.login",
-                    Some("wrong password".into()),
-                    |u| {
-                        let t = now_secs();
-                        // A lock that has run out starts a fresh count.
-                        if u.locked_until.is_some_and(|l| l <= t) {
-                            u.locked_until = None;
-                            u.failed_logins = 0;
-                        }
-                        u.failed_logins += 1;
-                        if u.failed_logins >= max {
-                            u.locked_until = Some(t + lock);
-                            u.failed_logins = 0;
-                        }
-                        Ok(())
-                    },
-                )
-                .await;
-            if let Ok(u) = updated {
-                if let Some(until) = u.locked_until {
-                    tracing::warn!(user = %u.name, until, "account locked after repeated wrong passwords");
-                }
-            }
+            self.count_wrong_password(&who, &user.name).await;
             return Err(ServiceError::BadCredentials);
         }
         let (token, hash) = new_token(&self.rot.random(32)?);

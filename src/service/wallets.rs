@@ -115,6 +115,29 @@ fn group_kind(kind: NameKind) -> &'static str {
 }
 
 impl KeyService {
+    /// The wallet `name`, for `who`: to someone who could not see it anyway, a wallet
+    /// that does not exist is answered like one they have no access to, so names of
+    /// other people's wallets don't leak.
+    async fn wallet_for(&self, who: &Principal, name: &str) -> Result<WalletRecord, ServiceError> {
+        match self.load_wallet(name).await {
+            Err(ServiceError::NameNotFound(m)) => {
+                let subject = self.subject(who).await?;
+                let sees_all = matches!(subject.kind, crate::authz::SubjectKind::System)
+                    || subject
+                        .roles
+                        .intersects(Roles::KEY_ADMIN | Roles::AUDIT_MANAGER);
+                if sees_all {
+                    Err(ServiceError::NameNotFound(m))
+                } else {
+                    Err(ServiceError::Forbidden(format!(
+                        "no access to a wallet named {name:?} (or there is none)"
+                    )))
+                }
+            }
+            other => other,
+        }
+    }
+
     pub(crate) async fn load_wallet(&self, name: &str) -> Result<WalletRecord, ServiceError> {
         NameKind::Wallet
             .check(name)
@@ -342,7 +365,7 @@ impl KeyService {
     /// Deletes a wallet (Manage Wallet); its objects stay, its grants go.
     pub async fn delete_wallet(&self, who: &Principal, name: &str) -> Result<(), ServiceError> {
         let r = async {
-            let mut w = self.load_wallet(name).await?;
+            let mut w = self.wallet_for(who, name).await?;
             self.authorize(who, &Action::ManageWallet { wallet_id: &w.id })
                 .await?;
             w.state = "deleted".into();
@@ -372,7 +395,7 @@ impl KeyService {
         object_id: &str,
     ) -> Result<(), ServiceError> {
         let r = async {
-            let w = self.load_wallet(name).await?;
+            let w = self.wallet_for(who, name).await?;
             self.authorize(who, &Action::ManageWallet { wallet_id: &w.id })
                 .await?;
             let obj = self.load(object_id).await?;
@@ -406,7 +429,7 @@ impl KeyService {
         object_id: &str,
     ) -> Result<(), ServiceError> {
         let r = async {
-            let w = self.load_wallet(name).await?;
+            let w = self.wallet_for(who, name).await?;
             self.authorize(who, &Action::ManageWallet { wallet_id: &w.id })
                 .await?;
             let (wid, oid) = (w.id.clone(), object_id.to_owned());
@@ -442,7 +465,7 @@ impl KeyService {
         level: AccessLevel,
     ) -> Result<(), ServiceError> {
         let r = async {
-            let w = self.load_wallet(name).await?;
+            let w = self.wallet_for(who, name).await?;
             let grantee_id = self.grantee_id(kind, grantee).await?;
             self.authorize(
                 who,
@@ -489,7 +512,7 @@ impl KeyService {
         grantee: &str,
     ) -> Result<(), ServiceError> {
         let r = async {
-            let w = self.load_wallet(name).await?;
+            let w = self.wallet_for(who, name).await?;
             let grantee_id = self.grantee_id(kind, grantee).await?;
             let existing = self
                 .store
