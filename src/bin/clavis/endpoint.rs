@@ -357,7 +357,7 @@ async fn enroll(
 }
 
 /// Writes a file that must not exist yet, with `mode` from the start.
-fn write_new(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
+pub(crate) fn write_new(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)

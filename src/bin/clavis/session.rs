@@ -1,11 +1,12 @@
 //! `clavis login|logout|whoami|user-cert`, `clavis quorum ...` and `clavis recovery ...`.
 
+use super::endpoint::write_new;
 use super::{client, Cli};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -317,19 +318,5 @@ async fn user_cert(cli: &Cli, ca: &str, name: &str, out_dir: &Path) -> anyhow::R
         out_dir.display(),
         out_dir.display()
     );
-    Ok(())
-}
-
-fn write_new(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(data)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
