@@ -268,6 +268,21 @@ impl KeyService {
         detail: Option<String>,
         change: impl Fn(&mut UserRecord) -> Result<(), ServiceError>,
     ) -> Result<UserRecord, ServiceError> {
+        self.modify_user_recording(who, name, action, Outcome::Success, detail, change)
+            .await
+    }
+
+    /// [`KeyService::modify_user`], recording `outcome` (a wrong password changes the
+    /// failure count, but the login failed).
+    async fn modify_user_recording(
+        &self,
+        who: &Principal,
+        name: &str,
+        action: &str,
+        outcome: Outcome,
+        detail: Option<String>,
+        change: impl Fn(&mut UserRecord) -> Result<(), ServiceError>,
+    ) -> Result<UserRecord, ServiceError> {
         for _ in 0..MAX_RETRIES {
             let mut rec = self.load_user(name).await?;
             let expected = rec.hlc;
@@ -284,13 +299,7 @@ impl KeyService {
                         tx.delete_tokens_of(&rec.id, rec.updated_at, rec.hlc)
                             .await?;
                     }
-                    let ev = self.event(
-                        who,
-                        action,
-                        Some(&rec.name),
-                        Outcome::Success,
-                        detail.clone(),
-                    );
+                    let ev = self.event(who, action, Some(&rec.name), outcome, detail.clone());
                     tx.append_audit(&ev, now_millis()).await?;
                     tx.commit().await?;
                     self.authz_changed();
@@ -399,10 +408,11 @@ impl KeyService {
         let max = settings.max_failed_logins.max(1);
         let lock = settings.lockout_secs.max(1);
         let updated = self
-            .modify_user(
+            .modify_user_recording(
                 who,
                 name,
                 "user.login",
+                Outcome::Failed,
                 Some("wrong password".into()),
                 |u| {
                     let t = now_secs();
