@@ -376,7 +376,7 @@ impl KeyService {
         let default_wallet = match default_wallet {
             Some(w) => {
                 check_endpoint_name("default_wallet", w)?;
-                let wallet = self.load_wallet(w).await?;
+                let wallet = self.wallet_for(who, w).await?;
                 self.decide(
                     who,
                     &subject,
@@ -562,7 +562,7 @@ impl KeyService {
         let wallet_id = match wallet {
             Some(w) => {
                 let ep = self.load_endpoint(name).await?;
-                let wallet = self.load_wallet(w).await?;
+                let wallet = self.wallet_for(who, w).await?;
                 self.authorize(
                     who,
                     &Action::SetDefaultWallet {

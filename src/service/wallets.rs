@@ -118,7 +118,11 @@ impl KeyService {
     /// The wallet `name`, for `who`: to someone who could not see it anyway, a wallet
     /// that does not exist is answered like one they have no access to, so names of
     /// other people's wallets don't leak.
-    async fn wallet_for(&self, who: &Principal, name: &str) -> Result<WalletRecord, ServiceError> {
+    pub(crate) async fn wallet_for(
+        &self,
+        who: &Principal,
+        name: &str,
+    ) -> Result<WalletRecord, ServiceError> {
         match self.load_wallet(name).await {
             Err(ServiceError::NameNotFound(m)) => {
                 let subject = self.subject(who).await?;
@@ -301,7 +305,7 @@ impl KeyService {
         who: &Principal,
         name: &str,
     ) -> Result<(WalletInfo, Vec<GrantInfo>, Vec<String>), ServiceError> {
-        let w = self.load_wallet(name).await?;
+        let w = self.wallet_for(who, name).await?;
         self.authorize(who, &Action::ViewWallet { wallet_id: &w.id })
             .await?;
         let subject = self.subject(who).await?;
