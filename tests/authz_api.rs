@@ -598,8 +598,10 @@ async fn wallet_grants_decide_what_users_may_do() {
         (StatusCode::CONFLICT, "already_exists"),
         "{v}"
     );
+    // Wallet names are case-sensitive: Wallet_HR is another wallet, and one alice
+    // cannot see (none exists, and she is not told which).
     let (st, v) = call(&mut alice, Method::GET, "/v1/wallets/Wallet_HR", None).await;
-    assert_eq!((st, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
     let (st, v) = call(
         &mut alice,
         Method::POST,

@@ -751,8 +751,8 @@ async fn rest_admin_allowlist_refuses_other_addresses() {
     let (st, _) = rest(&mut admin, Method::GET, "/v1/settings", None).await;
     assert_eq!(st, StatusCode::OK);
 
-    // 10.0.0.0/8 alone: every request from loopback is refused before it is looked at,
-    // with or without credentials, login included.
+    // A list that would refuse the administrator's own address is refused, and
+    // changes nothing.
     let (st, v) = rest(
         &mut admin,
         Method::PUT,
@@ -761,10 +761,31 @@ async fn rest_admin_allowlist_refuses_other_addresses() {
     )
     .await;
     assert_eq!(
-        st,
-        StatusCode::OK,
-        "the change itself is still let through: {v}"
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument"),
+        "{v}"
     );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("127.0.0.1"),
+        "{v}"
+    );
+    let (st, v) = rest(&mut admin, Method::GET, "/v1/settings", None).await;
+    assert_eq!(
+        (st, v["admin_allowlist"].clone()),
+        (StatusCode::OK, json!(["10.0.0.0/8", "127.0.0.0/8"])),
+        "{v}"
+    );
+
+    // 10.0.0.0/8 alone (set from elsewhere: here, in process): every request from
+    // loopback is refused before it is looked at, with or without credentials, login
+    // included.
+    l.svc()
+        .set_setting(&setup(), "admin_allowlist", json!(["10.0.0.0/8"]))
+        .await
+        .expect("set from an allowed place");
     for (anonymous, m, path) in [
         (false, Method::GET, "/v1/settings"),
         (false, Method::GET, "/v1/keys"),

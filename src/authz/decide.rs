@@ -193,7 +193,7 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Result<(), Denied> {
 }
 
 fn owns(subject: &Subject, facts: &ObjectFacts<'_>) -> bool {
-    facts.owner.is_some_and(|o| o == subject.owner_tag())
+    facts.owner.is_some_and(|o| subject.is_owner(o))
 }
 
 fn object_level(subject: &Subject, facts: &ObjectFacts<'_>) -> Option<AccessLevel> {

@@ -62,6 +62,16 @@ impl Subject {
         }
     }
 
+    /// Whether `owner` (an object's owner tag) names this subject; no allocation, as it
+    /// runs on every request.
+    pub fn is_owner(&self, owner: &str) -> bool {
+        match &self.kind {
+            SubjectKind::User(id) => owner.strip_prefix("user:") == Some(id.as_str()),
+            SubjectKind::Endpoint(id) => owner.strip_prefix("endpoint:") == Some(id.as_str()),
+            SubjectKind::System => owner == "system",
+        }
+    }
+
     /// The user ID, for users.
     pub fn user_id(&self) -> Option<&str> {
         match &self.kind {

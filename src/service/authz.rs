@@ -85,6 +85,8 @@ struct Cached<T> {
 pub(crate) struct AuthzCache {
     epoch: AtomicU64,
     subjects: Mutex<HashMap<SubjectKind, Cached<Subject>>>,
+    /// Wallets each object is in, for callers who reach objects through wallets.
+    object_wallets: Mutex<HashMap<String, Cached<Vec<String>>>>,
     settings: Mutex<Option<Cached<ResolvedSettings>>>,
 }
 
@@ -212,10 +214,18 @@ impl KeyService {
                 }
             }
             SubjectKind::Endpoint(id) => {
+                // A suspended or deleted endpoint has no rights, whatever its grants.
                 let ep = self
                     .store
                     .endpoint(id)
                     .await?
+                    .filter(|e| {
+                        !matches!(
+                            e.state,
+                            crate::store::EndpointState::Suspended
+                                | crate::store::EndpointState::Deleted
+                        )
+                    })
                     .ok_or(ServiceError::Unauthenticated)?;
                 for (wallet, level) in self.store.endpoint_wallet_access(id).await? {
                     if let Some(l) = AccessLevel::from_db(level) {
@@ -294,9 +304,37 @@ impl KeyService {
         if authorize(&subject, &action(&[])).is_ok() {
             return Ok(());
         }
-        let wallets = self.store.wallets_of_object(&obj.meta.id).await?;
+        let wallets = self.object_wallets(&obj.meta.id).await?;
         self.decide(who, &subject, &action(&wallets), Some(&obj.meta.id))
             .await
+    }
+
+    /// The IDs of the wallets an object is in, cached like subjects: wallet contents
+    /// change only through access-control writes, which bump the epoch.
+    async fn object_wallets(&self, id: &str) -> Result<Arc<Vec<String>>, ServiceError> {
+        if let Ok(map) = self.authz.object_wallets.lock() {
+            if let Some(c) = map.get(id) {
+                if self.authz.fresh(c) {
+                    return Ok(c.value.clone());
+                }
+            }
+        }
+        let epoch = self.authz.epoch.load(Ordering::Acquire);
+        let wallets = Arc::new(self.store.wallets_of_object(id).await?);
+        if let Ok(mut map) = self.authz.object_wallets.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(
+                id.to_owned(),
+                Cached {
+                    epoch,
+                    at: Instant::now(),
+                    value: wallets.clone(),
+                },
+            );
+        }
+        Ok(wallets)
     }
 
     /// An audit event for `who`.

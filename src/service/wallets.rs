@@ -855,7 +855,18 @@ impl KeyService {
                 "admin_allowlist" | "endpoint_allowlist" => {
                     let list: Vec<String> = serde_json::from_value(value.clone())
                         .map_err(|_| bad("a list of addresses or CIDR networks, e.g. [\"10.0.0.0/8\"]"))?;
-                    AllowList::parse(&list).map_err(|e| bad(&e))?;
+                    let parsed = AllowList::parse(&list).map_err(|e| bad(&e))?;
+                    // Refuse to lock out the administrator making the change.
+                    let me = who.source.as_deref().and_then(|s| {
+                        s.parse::<std::net::SocketAddr>().map(|a| a.ip()).ok()
+                    });
+                    if name == "admin_allowlist" {
+                        if let Some(ip) = me.filter(|ip| !parsed.allows(*ip)) {
+                            return Err(bad(&format!(
+                                "this list would refuse your own address {ip}; include it"
+                            )));
+                        }
+                    }
                     if list.len() > 1000 {
                         return Err(bad("at most 1000 entries"));
                     }
