@@ -43,6 +43,8 @@ id=$("$bin/clavis" key create --name quickstart-key --activate --json | sed -n '
 "$bin/clavis" key get "$id"
 echo "== clavis key material $id" >&2
 "$bin/clavis" key material "$id"
+echo "== clavis audit verify (every step above is in the hash-chained audit trail)" >&2
+"$bin/clavis" audit verify
 
 if [ -t 0 ] && [ -t 1 ]; then
     echo >&2
