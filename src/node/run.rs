@@ -33,6 +33,15 @@ impl RunningNode {
             let _ = t.await;
         }
         self.service.record_system("node.stop", None, None).await;
+        // Sign the head on the way out, so the newest records are covered by a
+        // signature and not only by the head row.
+        if let Err(e) = self
+            .service
+            .audit_checkpoint(crate::audit::CheckpointKind::Periodic)
+            .await
+        {
+            tracing::warn!(error = %e, "could not sign an audit checkpoint at shutdown");
+        }
         self.service.store().close().await;
     }
 }
