@@ -368,12 +368,13 @@ impl KeyService {
         detail: Option<String>,
     ) {
         let ev = self.event(who, action, object, outcome, detail);
+        let (action, actor) = (ev.action.clone(), ev.actor.clone());
         if let Err(e) = self
-            .store
-            .append_audit(&self.node.node_id, &ev, crate::keys::now_millis())
+            .audit_writer
+            .append(ev, crate::keys::now_millis())
             .await
         {
-            tracing::error!(error = %e, action = %ev.action, actor = %ev.actor, "could not write an audit record");
+            tracing::error!(error = %e, action = %action, actor = %actor, "could not write an audit record");
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod attributes;
 pub mod audit;
+mod audit_writer;
 pub mod auth;
 mod authz;
 mod crypto;
@@ -114,6 +115,7 @@ pub struct KeyService {
     master_key: MasterKeyId,
     authz: authz::AuthzCache,
     recovery_throttle: recovery::RecoveryThrottle,
+    audit_writer: audit_writer::AuditWriter,
 }
 
 impl KeyService {
@@ -137,6 +139,7 @@ impl KeyService {
                 master_key,
             )));
         }
+        let audit_writer = audit_writer::AuditWriter::start(store.clone(), node.node_id.clone());
         Ok(KeyService {
             rot,
             store,
@@ -145,6 +148,7 @@ impl KeyService {
             master_key,
             authz: authz::AuthzCache::default(),
             recovery_throttle: recovery::RecoveryThrottle::default(),
+            audit_writer,
         })
     }
 
