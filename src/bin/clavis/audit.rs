@@ -1,9 +1,10 @@
 //! `clavis audit ...`: read, verify, export and delete the audit trail.
 
+use crate::endpoint::check;
 use crate::{percent, Cli};
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
-use hyper::{Method, StatusCode};
+use hyper::Method;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
@@ -82,15 +83,6 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
     } else {
         format!("?{}", q.join("&"))
     }
-}
-
-fn check(status: StatusCode, v: &Value) -> anyhow::Result<()> {
-    if !status.is_success() {
-        let msg = v["error"]["message"].as_str().unwrap_or("(no message)");
-        let code = v["error"]["code"].as_str().unwrap_or("error");
-        bail!("{} {}: {msg}", status.as_u16(), code);
-    }
-    Ok(())
 }
 
 fn opt(v: &Value) -> &str {

@@ -235,7 +235,8 @@ pub async fn run(cli: &Cli, cmd: &EndpointCmd, ca: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check(status: StatusCode, v: &Value) -> anyhow::Result<()> {
+/// Turns a non-success answer into an error naming its status, code and message.
+pub(crate) fn check(status: StatusCode, v: &Value) -> anyhow::Result<()> {
     if !status.is_success() {
         let msg = v["error"]["message"].as_str().unwrap_or("(no message)");
         let code = v["error"]["code"].as_str().unwrap_or("error");

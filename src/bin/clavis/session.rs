@@ -1,10 +1,11 @@
 //! `clavis login|logout|whoami|user-cert`, `clavis quorum ...` and `clavis recovery ...`.
 
+use super::endpoint::check;
 use super::endpoint::write_new;
 use super::{client, Cli};
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use hyper::{Method, StatusCode};
+use hyper::Method;
 use serde_json::{json, Value};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
@@ -88,15 +89,6 @@ pub enum RecoveryCmd {
     /// Change the recovery passphrase; reads the current and the new one from stdin,
     /// one per line.
     Passphrase,
-}
-
-fn check(status: StatusCode, v: &Value) -> anyhow::Result<()> {
-    if status.is_success() {
-        return Ok(());
-    }
-    let msg = v["error"]["message"].as_str().unwrap_or("request failed");
-    let code = v["error"]["code"].as_str().unwrap_or("error");
-    bail!("{msg} ({code}, HTTP {})", status.as_u16())
 }
 
 fn stdin_line(what: &str) -> anyhow::Result<Zeroizing<String>> {
