@@ -19,6 +19,7 @@ pub mod keys;
 pub mod kmip;
 pub mod names;
 pub mod node;
+pub mod pool;
 pub mod rot;
 pub mod secret;
 pub mod service;

@@ -64,6 +64,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
             ServiceError::AddressNotAllowed(_) => (StatusCode::FORBIDDEN, "address_not_allowed"),
             ServiceError::QuorumPending(_) => (StatusCode::ACCEPTED, "quorum_pending"),
+            ServiceError::NoReadyKey(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_ready_key"),
+            ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ServiceError::Rot(r) => match r {
                 RotError::UnwrapFailed(_)
                 | RotError::MalformedEnvelope(_)
@@ -79,7 +81,7 @@ impl From<ServiceError> for ApiError {
         };
         // Internal details (SQL errors, PKCS#11 return values) go to the log, not the client.
         let message = match &e {
-            ServiceError::Rot(_) | ServiceError::Store(_) => {
+            ServiceError::Rot(_) | ServiceError::Store(_) | ServiceError::Internal(_) => {
                 tracing::error!(error = %e, "request failed in the node");
                 match code {
                     "unwrap_failed" => {

@@ -128,9 +128,12 @@ pub struct Attributes {
     /// When the object became Active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation_date: Option<i64>,
-    /// When it left Active.
+    /// When it left (or leaves) Active: after this it reads no data either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deactivation_date: Option<i64>,
+    /// When it stops protecting new data (its key policy's encryption period ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect_stop_date: Option<i64>,
     /// When its material was destroyed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destroy_date: Option<i64>,

@@ -86,11 +86,12 @@ impl From<ServiceError> for KmipError {
             | ServiceError::BadCredentials
             | ServiceError::AddressNotAllowed(_) => rr::AUTHENTICATION_NOT_SUCCESSFUL,
             ServiceError::QuorumPending(_) => rr::PERMISSION_DENIED,
+            ServiceError::NoReadyKey(_) | ServiceError::Internal(_) => rr::GENERAL_FAILURE,
             ServiceError::Rot(_) => rr::CRYPTOGRAPHIC_FAILURE,
             ServiceError::Store(_) => rr::GENERAL_FAILURE,
         };
         let message = match &e {
-            ServiceError::Rot(_) | ServiceError::Store(_) => {
+            ServiceError::Rot(_) | ServiceError::Store(_) | ServiceError::Internal(_) => {
                 tracing::error!(error = %e, "KMIP request failed in the node");
                 "internal failure in the key manager".to_owned()
             }

@@ -99,6 +99,12 @@ pub enum ServiceError {
     /// The operation needs quorum approval; a request was created.
     #[error("this operation needs quorum approval: request {0} is pending")]
     QuorumPending(String),
+    /// The node's pool for this key group is empty; another node may have keys.
+    #[error("no ready key in this node's pool for key group {0:?}; try another node")]
+    NoReadyKey(String),
+    /// A task of the node failed (a writer stopped); the message is for the log.
+    #[error("internal failure: {0}")]
+    Internal(String),
     /// The root of trust failed.
     #[error("root of trust: {0}")]
     Rot(#[from] RotError),

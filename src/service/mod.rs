@@ -10,6 +10,8 @@ mod audit_writer;
 pub mod auth;
 mod authz;
 mod crypto;
+mod drive_writer;
+pub mod drives;
 pub mod endpoints;
 mod error;
 mod keypair;
@@ -22,6 +24,7 @@ pub mod wallets;
 
 pub use authz::{Settings, SETTING_NAMES};
 pub use crypto::{CipherMode, Encrypted};
+pub use drives::{DataUnitInfo, DataUnitRef, DriveKey, ReadRequest};
 pub use endpoints::{EndpointCertificate, EndpointInfo, Enrollment, EnrollmentToken};
 pub use error::ServiceError;
 pub use keypair::CreateKeyPair;
@@ -116,6 +119,8 @@ pub struct KeyService {
     authz: authz::AuthzCache,
     recovery_throttle: recovery::RecoveryThrottle,
     audit_writer: audit_writer::AuditWriter,
+    drive_writer: drive_writer::DriveWriter,
+    pool: Arc<crate::pool::Pool>,
 }
 
 impl KeyService {
@@ -140,6 +145,7 @@ impl KeyService {
             )));
         }
         let audit_writer = audit_writer::AuditWriter::start(store.clone(), node.node_id.clone());
+        let drive_writer = drive_writer::DriveWriter::start(store.clone(), node.node_id.clone());
         Ok(KeyService {
             rot,
             store,
@@ -149,6 +155,8 @@ impl KeyService {
             authz: authz::AuthzCache::default(),
             recovery_throttle: recovery::RecoveryThrottle::default(),
             audit_writer,
+            drive_writer,
+            pool: Arc::default(),
         })
     }
 
@@ -165,6 +173,22 @@ impl KeyService {
     /// The master key that wraps new keys.
     pub fn master_key(&self) -> &MasterKeyId {
         &self.master_key
+    }
+
+    /// This node's key pool (configuration and counters).
+    pub fn pool(&self) -> &Arc<crate::pool::Pool> {
+        &self.pool
+    }
+
+    /// What the pool maintainer needs to refill this node's pools.
+    pub fn refiller(&self) -> crate::pool::Refiller {
+        crate::pool::Refiller {
+            store: self.store.clone(),
+            rot: self.rot.clone(),
+            master_key: self.master_key.clone(),
+            node_id: self.node.node_id.clone(),
+            pool: self.pool.clone(),
+        }
     }
 
     /// This node.

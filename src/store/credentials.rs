@@ -53,7 +53,44 @@ fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
+/// A node and the address it serves drive agents on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeAgentAddr {
+    /// Node ID.
+    pub id: String,
+    /// Node name.
+    pub name: String,
+    /// Site.
+    pub site: String,
+    /// `host:port` of its agent listener; `None` when it serves no agents.
+    pub agent_addr: Option<String>,
+}
+
 impl WriteTx {
+    /// Records where a node serves drive agents (advertised to agents by discovery).
+    pub async fn set_node_agent_addr(
+        &mut self,
+        node: &NodeAgentAddr,
+        hlc: i64,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query("UPDATE nodes SET agent_addr = $1 WHERE id = $2")
+            .bind(node.agent_addr.clone())
+            .bind(node.id.clone())
+            .execute(self.conn())
+            .await?;
+        let payload = super::users::to_json("nodes", node)?;
+        self.log_change(
+            hlc,
+            "node_agent_addr",
+            &node.id,
+            ChangeOp::Upsert,
+            &payload,
+            now,
+        )
+        .await
+    }
+
     /// Records a master key.
     pub async fn insert_master_key(
         &mut self,
@@ -217,6 +254,23 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Every node of this replica and where it serves drive agents, oldest first.
+    pub async fn node_agent_addrs(&self) -> Result<Vec<NodeAgentAddr>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, site, agent_addr FROM nodes ORDER BY id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NodeAgentAddr {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    site: r.try_get(2)?,
+                    agent_addr: r.try_get(3)?,
+                })
+            })
+            .collect()
     }
 
     /// A credential by ID.

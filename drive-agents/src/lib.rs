@@ -1,0 +1,2 @@
+//! The Clavis drive agent: serves tape drives keys from a Clavis cluster.
+#![warn(missing_docs)]

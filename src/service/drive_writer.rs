@@ -1,0 +1,222 @@
+//! Group commit for drive key requests.
+//!
+//! A drive's request for a key is a write (a pool key becomes a managed object, the
+//! data unit gains a link, the audit trail a record), and a backup window sends many
+//! at once. One writer task applies every request waiting at that moment in one
+//! transaction, so a burst costs one commit instead of one per request. If the batch
+//! fails, each request is retried in a transaction of its own, so one bad request
+//! cannot fail its neighbours.
+
+use crate::audit::AuditEvent;
+use crate::keys::{
+    now_millis, now_secs, Algorithm, Attributes, KeyPolicy, ObjectMeta, ObjectType, State,
+};
+use crate::store::{
+    DataUnitLookup, DataUnitRecord, KeyUse, PoolKeyRecord, Store, StoreError, StoredObject, WriteTx,
+};
+use tokio::sync::{mpsc, oneshot};
+
+const MAX_BATCH: usize = 256;
+const QUEUE: usize = 4096;
+/// KMIP Cryptographic Usage Mask: Encrypt | Decrypt.
+const USAGE_ENCRYPT_DECRYPT: u32 = 0x04 | 0x08;
+
+/// The data unit a new key is for.
+#[derive(Debug, Clone)]
+pub(crate) enum DataUnitTarget {
+    /// Known already.
+    Existing(String),
+    /// To be created unless a data unit with its external unique ID appears first.
+    New(DataUnitRecord),
+}
+
+/// One request to the writer.
+#[derive(Debug)]
+pub(crate) enum DriveOp {
+    /// Take a pool key for a data unit.
+    Take {
+        wallet_id: String,
+        policy: KeyPolicy,
+        owner: String,
+        data_unit: DataUnitTarget,
+        hlc: i64,
+        event: AuditEvent,
+    },
+    /// Record uses of keys on data units (possibly none: then only the audit record).
+    Use {
+        links: Vec<(String, String, KeyUse)>,
+        hlc: i64,
+        event: AuditEvent,
+    },
+}
+
+/// What a request came to.
+#[derive(Debug)]
+pub(crate) enum DriveOpDone {
+    /// A pool key is now this object, linked to this data unit.
+    Taken {
+        key: PoolKeyRecord,
+        meta: ObjectMeta,
+        data_unit_id: String,
+    },
+    /// The pool was empty; nothing was written.
+    Empty,
+    /// Uses recorded.
+    Used,
+}
+
+type Reply = oneshot::Sender<Result<DriveOpDone, String>>;
+
+/// Handle to the writer task.
+pub(crate) struct DriveWriter {
+    tx: mpsc::Sender<(DriveOp, Reply)>,
+}
+
+impl DriveWriter {
+    /// Starts the writer on the current runtime.
+    pub(crate) fn start(store: Store, node_id: String) -> DriveWriter {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(store, node_id, rx));
+        DriveWriter { tx }
+    }
+
+    /// Applies `op` and returns once it is committed.
+    pub(crate) async fn submit(&self, op: DriveOp) -> Result<DriveOpDone, String> {
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send((op, reply))
+            .await
+            .map_err(|_| "the drive request writer has stopped".to_owned())?;
+        done.await
+            .map_err(|_| "the drive request writer stopped before committing".to_owned())?
+    }
+}
+
+async fn run(store: Store, node_id: String, mut rx: mpsc::Receiver<(DriveOp, Reply)>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match apply_all(&store, &node_id, &batch).await {
+            Ok(results) => {
+                for ((_, reply), r) in batch.drain(..).zip(results) {
+                    let _ = reply.send(Ok(r));
+                }
+            }
+            Err(e) if batch.len() > 1 => {
+                tracing::warn!(error = %e, requests = batch.len(), "drive request batch failed; retrying one by one");
+                for (op, reply) in batch.drain(..) {
+                    let one = [(op, ())];
+                    let r = apply_all(&store, &node_id, &one)
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut v| v.pop().ok_or_else(|| "no result".to_owned()));
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "drive request failed in the store");
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+async fn apply_all<R>(
+    store: &Store,
+    node_id: &str,
+    batch: &[(DriveOp, R)],
+) -> Result<Vec<DriveOpDone>, StoreError> {
+    let mut tx = store.begin_write(node_id).await?;
+    let mut out = Vec::with_capacity(batch.len());
+    for (op, _) in batch {
+        out.push(apply(&mut tx, node_id, op).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpDone, StoreError> {
+    let at_ms = now_millis();
+    match op {
+        DriveOp::Take {
+            wallet_id,
+            policy,
+            owner,
+            data_unit,
+            hlc,
+            event,
+        } => {
+            let Some(key) = tx
+                .take_pool_key(node_id, wallet_id, policy.algorithm.as_str(), policy.length)
+                .await?
+            else {
+                return Ok(DriveOpDone::Empty);
+            };
+            let now = now_secs();
+            let (protect_stop, deactivation) = policy.dates_from(now);
+            let obj = StoredObject {
+                meta: ObjectMeta {
+                    id: key.id.clone(),
+                    object_type: ObjectType::SymmetricKey,
+                    algorithm: Some(Algorithm::Aes),
+                    length: Some(policy.length),
+                    state: State::Active,
+                    name: None,
+                    attributes: Attributes {
+                        activation_date: Some(now),
+                        protect_stop_date: protect_stop,
+                        deactivation_date: deactivation,
+                        digest_sha256: Some(key.digest_sha256.clone()),
+                        usage_mask: Some(USAGE_ENCRYPT_DECRYPT),
+                        ..Attributes::default()
+                    },
+                    created_at: now,
+                    updated_at: now,
+                },
+                wrapped: Some(key.wrapped.clone()),
+                master_key_id: Some(key.master_key_id.clone()),
+                hlc: *hlc,
+                origin_node: node_id.to_owned(),
+                owner: Some(owner.clone()),
+            };
+            tx.insert_object(&obj).await?;
+            tx.add_wallet_object(wallet_id, &key.id, Some(owner), now, *hlc)
+                .await?;
+            let data_unit_id = match data_unit {
+                DataUnitTarget::Existing(id) => id.clone(),
+                DataUnitTarget::New(rec) => {
+                    let found = match rec.external_unique_id.as_deref() {
+                        Some(uid) => tx.data_unit(DataUnitLookup::UniqueId(uid)).await?,
+                        None => None,
+                    };
+                    match found {
+                        Some(d) => d.id,
+                        None => {
+                            tx.put_data_unit(rec).await?;
+                            rec.id.clone()
+                        }
+                    }
+                }
+            };
+            tx.record_key_use(&data_unit_id, &key.id, KeyUse::WriteIssued, at_ms, *hlc)
+                .await?;
+            let mut ev = event.clone();
+            ev.object = Some(key.id.clone());
+            ev.detail = Some(format!("data unit {data_unit_id}, new key from the pool"));
+            tx.append_audit(&ev, at_ms).await?;
+            Ok(DriveOpDone::Taken {
+                meta: obj.meta,
+                key,
+                data_unit_id,
+            })
+        }
+        DriveOp::Use { links, hlc, event } => {
+            for (du, key, use_) in links {
+                tx.record_key_use(du, key, *use_, at_ms, *hlc).await?;
+            }
+            tx.append_audit(event, at_ms).await?;
+            Ok(DriveOpDone::Used)
+        }
+    }
+}
