@@ -88,6 +88,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(super::quorum::routes())
         .merge(super::users::routes())
         .merge(super::wallets::routes())
+        .merge(super::drives::routes())
         .merge(super::openapi::routes())
         .route("/healthz", get(healthz))
         .fallback(not_found)
@@ -128,8 +129,13 @@ async fn healthz(AxState(st): AxState<ApiState>) -> (StatusCode, Json<serde_json
     )
 }
 
-async fn status(_c: Caller, AxState(st): AxState<ApiState>) -> Result<Json<Status>, ApiError> {
-    Ok(Json(st.svc.status().await?))
+async fn status(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+) -> Result<Json<Status>, ApiError> {
+    let mut status = st.svc.status().await?;
+    st.svc.retain_visible_pools(&who, &mut status.pools).await?;
+    Ok(Json(status))
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,8 @@
 //! The node's status report.
 
-use super::{KeyService, ServiceError};
+use super::{KeyService, Principal, ServiceError};
 use crate::keys::ALL_STATES;
+use crate::pool::PoolReport;
 use crate::rot::{Health, RotKind};
 use crate::store::Backend;
 use std::collections::BTreeMap;
@@ -36,6 +37,8 @@ pub struct Status {
     pub objects: ObjectCounts,
     /// Last change-log sequence issued by this replica.
     pub change_log_seq: i64,
+    /// This node's pool of each key group.
+    pub pools: Vec<PoolReport>,
 }
 
 impl KeyService {
@@ -61,6 +64,29 @@ impl KeyService {
             store: self.store.backend(),
             objects,
             change_log_seq: self.store.last_seq().await?,
+            pools: self.pool_reports_unchecked().await?,
         })
+    }
+
+    /// Keeps the pools `who` may see: every key group for the system, Key
+    /// Administrators and Audit Managers, else those of wallets granted to `who`.
+    /// Pools name their wallets, and a wallet's name is not for everyone.
+    pub async fn retain_visible_pools(
+        &self,
+        who: &Principal,
+        pools: &mut Vec<PoolReport>,
+    ) -> Result<(), ServiceError> {
+        let subject = self.subject(who).await?;
+        let all = match subject.kind {
+            crate::authz::SubjectKind::System => true,
+            crate::authz::SubjectKind::User(_) => subject
+                .roles
+                .intersects(crate::authz::Roles::KEY_ADMIN | crate::authz::Roles::AUDIT_MANAGER),
+            crate::authz::SubjectKind::Endpoint(_) => false,
+        };
+        if !all {
+            pools.retain(|p| subject.wallet_level(&p.wallet_id).is_some());
+        }
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod drives;
 mod endpoint;
 mod session;
 
@@ -66,6 +67,12 @@ enum Cmd {
     /// The audit trail: list, verify, export, delete, checkpoint.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// This node's key pools (one per key group).
+    #[command(subcommand)]
+    Pool(drives::PoolCmd),
+    /// Data units: tapes and the keys that encrypted them.
+    #[command(subcommand)]
+    DataUnit(drives::DataUnitCmd),
     #[command(flatten)]
     Access(access::AccessCmd),
     #[command(flatten)]
@@ -235,6 +242,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::Access(cmd) = &cli.cmd {
         return access::run(&cli, cmd, &ca).await;
     }
+    if let Cmd::Pool(cmd) = &cli.cmd {
+        return drives::run_pool(&cli, cmd, &ca).await;
+    }
+    if let Cmd::DataUnit(cmd) = &cli.cmd {
+        return drives::run_data_unit(&cli, cmd, &ca).await;
+    }
     if let Cmd::Session(cmd) = &cli.cmd {
         return session::run(&cli, cmd, &ca).await;
     }
@@ -319,6 +332,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Audit(_) => bail!("audit commands are handled above"),
         Cmd::Access(_) => bail!("access-control commands are handled above"),
         Cmd::Session(_) => bail!("session commands are handled above"),
+        Cmd::Pool(_) | Cmd::DataUnit(_) => bail!("pool and data-unit commands are handled above"),
         Cmd::Secret(SecretCmd::Put { name, activate }) => {
             let mut data = zeroize::Zeroizing::new(Vec::new());
             std::io::stdin()
@@ -375,6 +389,10 @@ fn print_human(cmd: &Cmd, status: StatusCode, v: &Value) -> anyhow::Result<()> {
             if let Some(o) = v["objects"].as_object() {
                 let parts: Vec<String> = o.iter().map(|(k, n)| format!("{k} {n}")).collect();
                 println!("objects     {}", parts.join(", "));
+            }
+            if v["pools"].as_array().is_some_and(|p| !p.is_empty()) {
+                println!("key pools on this node");
+                drives::print_pools(&v["pools"]);
             }
         }
         Cmd::Key(KeyCmd::Material { format, .. }) => {

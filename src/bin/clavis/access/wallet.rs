@@ -67,6 +67,9 @@ pub enum WalletCmd {
         #[arg(long, value_enum, default_value_t = GranteeKind::User)]
         kind: GranteeKind,
     },
+    /// A wallet's key policy: what keys drives get from it and how long they serve.
+    #[command(subcommand)]
+    Policy(crate::drives::PolicyCmd),
 }
 
 /// Kinds of grantees, as the API names them.
@@ -134,6 +137,7 @@ fn wallet_path(name: &str) -> anyhow::Result<String> {
 
 pub async fn run(api: &mut Api, cmd: &WalletCmd) -> anyhow::Result<()> {
     match cmd {
+        WalletCmd::Policy(c) => crate::drives::policy(&mut api.client, api.json, c).await,
         WalletCmd::Create { name, description } => {
             let body = json!({"name": name, "description": description});
             api.show(Method::POST, "/v1/wallets", Some(&body), |v| {
