@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod agent;
 pub mod audit;
 pub mod authz;
 pub mod client;

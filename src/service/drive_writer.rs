@@ -38,7 +38,7 @@ pub(crate) enum DriveOp {
         wallet_id: String,
         policy: KeyPolicy,
         owner: String,
-        data_unit: DataUnitTarget,
+        data_unit: Box<DataUnitTarget>,
         hlc: i64,
         event: AuditEvent,
     },
@@ -55,8 +55,8 @@ pub(crate) enum DriveOp {
 pub(crate) enum DriveOpDone {
     /// A pool key is now this object, linked to this data unit.
     Taken {
-        key: PoolKeyRecord,
-        meta: ObjectMeta,
+        key: Box<PoolKeyRecord>,
+        meta: Box<ObjectMeta>,
         data_unit_id: String,
     },
     /// The pool was empty; nothing was written.
@@ -183,7 +183,7 @@ async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpD
             tx.insert_object(&obj).await?;
             tx.add_wallet_object(wallet_id, &key.id, Some(owner), now, *hlc)
                 .await?;
-            let data_unit_id = match data_unit {
+            let data_unit_id = match data_unit.as_ref() {
                 DataUnitTarget::Existing(id) => id.clone(),
                 DataUnitTarget::New(rec) => {
                     let found = match rec.external_unique_id.as_deref() {
@@ -206,8 +206,8 @@ async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpD
             ev.detail = Some(format!("data unit {data_unit_id}, new key from the pool"));
             tx.append_audit(&ev, at_ms).await?;
             Ok(DriveOpDone::Taken {
-                meta: obj.meta,
-                key,
+                meta: Box::new(obj.meta),
+                key: Box::new(key),
                 data_unit_id,
             })
         }

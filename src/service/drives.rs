@@ -206,7 +206,7 @@ impl KeyService {
             wallet_id: wallet_id.clone(),
             policy,
             owner: subject.owner_tag(),
-            data_unit: target,
+            data_unit: Box::new(target),
             hlc: to_db(self.hlc.now()),
             event: self.event(who, "drive.key_for_write", None, Outcome::Success, None),
         };
@@ -556,7 +556,7 @@ impl KeyService {
         }
     }
 
-    async fn wallet_name(&self, wallet_id: &str) -> String {
+    pub(crate) async fn wallet_name(&self, wallet_id: &str) -> String {
         match self.store.wallet(wallet_id).await {
             Ok(Some(w)) => w.name,
             _ => wallet_id.to_owned(),

@@ -13,6 +13,7 @@ mod crypto;
 mod drive_writer;
 pub mod drives;
 pub mod endpoints;
+mod key_groups;
 mod error;
 mod keypair;
 pub mod quorum;
@@ -27,6 +28,7 @@ pub use crypto::{CipherMode, Encrypted};
 pub use drives::{DataUnitInfo, DataUnitRef, DriveKey, ReadRequest};
 pub use endpoints::{EndpointCertificate, EndpointInfo, Enrollment, EnrollmentToken};
 pub use error::ServiceError;
+pub use key_groups::KeyPolicyInfo;
 pub use keypair::CreateKeyPair;
 pub use status::{ObjectCounts, Status};
 
