@@ -309,7 +309,7 @@ fn pure_decisions(pop: &Population, n: usize) {
 // (b) The request path
 
 fn write_config(dir: &Path) -> Config {
-    let text = "[node]\nname = \"bench\"\ndata_dir = \"data\"\n\n[store]\nurl = \"sqlite://clavis.db\"\n\n[root_of_trust]\nkind = \"software\"\npassphrase_file = \"rot-passphrase\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n";
+    let text = "[node]\nname = \"bench\"\ndata_dir = \"data\"\n\n[store]\nurl = \"sqlite://clavis.db\"\n\n[root_of_trust]\nkind = \"software\"\npassphrase_file = \"rot-passphrase\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n\n[agent]\nenabled = false\n";
     let path = dir.join("clavis.toml");
     std::fs::write(&path, text).expect("write clavis.toml");
     Config::load(&path).expect("config loads")

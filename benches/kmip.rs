@@ -465,7 +465,7 @@ impl ClavisNode {
     fn start(label: &'static str, rot_section: &str) -> ClavisNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = format!(
-            "[node]\nname = \"bench\"\ndata_dir = \"data\"\n\n{rot_section}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nlisten = \"127.0.0.1:0\"\n"
+            "[node]\nname = \"bench\"\ndata_dir = \"data\"\n\n{rot_section}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nlisten = \"127.0.0.1:0\"\n\n[agent]\nlisten = \"127.0.0.1:0\"\n"
         );
         let path = dir.path().join("clavis.toml");
         std::fs::write(&path, text).expect("write clavis.toml");

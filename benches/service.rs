@@ -392,7 +392,7 @@ fn write_config(dir: &Path, store_url: &str, rot: RotKind, token: &str) -> Confi
         ),
     };
     let text = format!(
-        "[node]\nname = \"bench\"\ndata_dir = \"data\"\n\n[store]\nurl = \"{store_url}\"\n\n{rot_section}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n"
+        "[node]\nname = \"bench\"\ndata_dir = \"data\"\n\n[store]\nurl = \"{store_url}\"\n\n{rot_section}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n\n[agent]\nenabled = false\n"
     );
     let path = dir.join("clavis.toml");
     std::fs::write(&path, text).expect("write clavis.toml");

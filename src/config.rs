@@ -59,6 +59,12 @@ pub struct Config {
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The drive-agent listener.
+    #[serde(default)]
+    pub agent: AgentConfig,
+    /// The key pool.
+    #[serde(default)]
+    pub pool: PoolConfig,
     /// Directory the config file lives in; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -236,6 +242,112 @@ fn default_checkpoint_interval() -> u64 {
     60
 }
 
+/// `[agent]`: where drive agents reach the node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Serve drive agents. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Listen address. Default `127.0.0.1:5697`.
+    #[serde(default = "default_agent_listen")]
+    pub listen: SocketAddr,
+    /// The `host:port` agents are told to use (discovery). Default: the listen address.
+    pub advertise: Option<String>,
+    /// Largest request frame accepted, in bytes. Default 64 KiB (the protocol's maximum).
+    #[serde(default = "default_agent_max_frame")]
+    pub max_frame_bytes: usize,
+    /// Seconds a connection may stay idle. Default 300.
+    #[serde(default = "default_kmip_idle")]
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            enabled: true,
+            listen: default_agent_listen(),
+            advertise: None,
+            max_frame_bytes: default_agent_max_frame(),
+            idle_timeout_secs: default_kmip_idle(),
+        }
+    }
+}
+
+fn default_agent_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5697))
+}
+fn default_agent_max_frame() -> usize {
+    crate::agent::wire::MAX_FRAME
+}
+
+/// `[pool]`: this node's key pools, one per key group.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Ready keys per key group. Default 1000.
+    #[serde(default = "default_key_pool_size")]
+    pub size: u64,
+    /// Refill starts below this many ready keys. Default 80% of `size`.
+    pub low_water: Option<u64>,
+    /// Most keys generated per second. Default 2000.
+    #[serde(default = "default_refill_rate")]
+    pub refill_per_second: u64,
+    /// Keys generated per transaction. Default 100.
+    #[serde(default = "default_refill_batch")]
+    pub batch: u64,
+    /// Run the maintainer. Default true.
+    #[serde(default = "default_true")]
+    pub refill: bool,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            size: default_key_pool_size(),
+            low_water: None,
+            refill_per_second: default_refill_rate(),
+            batch: default_refill_batch(),
+            refill: true,
+        }
+    }
+}
+
+impl PoolConfig {
+    /// The pool module's settings, checked.
+    pub fn resolve(&self) -> Result<crate::pool::PoolConfig, String> {
+        let low_water = self.low_water.unwrap_or(self.size * 4 / 5);
+        if self.size == 0 || self.size > 10_000_000 {
+            return Err("pool.size: must be 1 to 10,000,000".into());
+        }
+        if low_water > self.size {
+            return Err("pool.low_water: must not exceed pool.size".into());
+        }
+        if !(1..=1_000_000).contains(&self.refill_per_second) {
+            return Err("pool.refill_per_second: must be 1 to 1,000,000".into());
+        }
+        if !(1..=10_000).contains(&self.batch) {
+            return Err("pool.batch: must be 1 to 10,000".into());
+        }
+        Ok(crate::pool::PoolConfig {
+            size: self.size,
+            low_water,
+            refill_per_second: self.refill_per_second,
+            batch: self.batch,
+        })
+    }
+}
+
+fn default_key_pool_size() -> u64 {
+    1000
+}
+fn default_refill_rate() -> u64 {
+    2000
+}
+fn default_refill_batch() -> u64 {
+    100
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +491,20 @@ impl Config {
             if let Err(m) = crate::audit::syslog::parse_target(url) {
                 return Err(invalid("audit.syslog", &m));
             }
+        }
+        if !(1024..=crate::agent::wire::MAX_FRAME).contains(&self.agent.max_frame_bytes) {
+            return Err(invalid("agent.max_frame_bytes", "must be 1 KiB to 64 KiB"));
+        }
+        if self.agent.idle_timeout_secs == 0 {
+            return Err(invalid("agent.idle_timeout_secs", "must be at least 1"));
+        }
+        if let Some(a) = &self.agent.advertise {
+            if a.is_empty() || a.len() > 255 || !a.contains(':') {
+                return Err(invalid("agent.advertise", "must be host:port"));
+            }
+        }
+        if let Err(m) = self.pool.resolve() {
+            return Err(invalid("pool", &m));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be `text` or `json`"));

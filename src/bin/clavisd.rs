@@ -28,6 +28,17 @@ enum Cmd {
         #[arg(long)]
         admin_token_out: Option<PathBuf>,
     },
+    /// Add this node to an existing replica over the same database and root of trust
+    /// (shared-database mode). Reads the recovery passphrase from the environment
+    /// variable CLAVIS_RECOVERY_PASSPHRASE or from --recovery-passphrase-file.
+    Join {
+        /// The node's TOML configuration (store.url and root_of_trust as the first node's).
+        #[arg(long)]
+        config: PathBuf,
+        /// File holding the recovery passphrase.
+        #[arg(long)]
+        recovery_passphrase_file: Option<PathBuf>,
+    },
     /// Serve until SIGINT or SIGTERM.
     Run {
         /// The node's TOML configuration.
@@ -45,9 +56,10 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = match &cli.cmd {
-        Cmd::Init { config, .. } | Cmd::Run { config } | Cmd::CheckConfig { config } => {
-            config.clone()
-        }
+        Cmd::Init { config, .. }
+        | Cmd::Join { config, .. }
+        | Cmd::Run { config }
+        | Cmd::CheckConfig { config } => config.clone(),
     };
     let cfg = match Config::load(&config_path) {
         Ok(c) => c,
@@ -72,6 +84,10 @@ fn main() -> ExitCode {
             Cmd::Init {
                 admin_token_out, ..
             } => init(&cfg, admin_token_out.as_deref()).await,
+            Cmd::Join {
+                recovery_passphrase_file,
+                ..
+            } => join(&cfg, recovery_passphrase_file.as_deref()).await,
             Cmd::Run { .. } => run(&cfg).await,
             Cmd::CheckConfig { .. } => {
                 println!(
@@ -137,6 +153,26 @@ async fn init(cfg: &Config, token_out: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn join(cfg: &Config, passphrase_file: Option<&Path>) -> anyhow::Result<()> {
+    let passphrase = match passphrase_file {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read {}", p.display()))?
+            .trim()
+            .to_owned(),
+        None => std::env::var("CLAVIS_RECOVERY_PASSPHRASE").context(
+            "give the recovery passphrase in CLAVIS_RECOVERY_PASSPHRASE or --recovery-passphrase-file",
+        )?,
+    };
+    let out = clavis::node::join(cfg, &secrecy::SecretString::from(passphrase))
+        .await
+        .context("joining failed")?;
+    println!(
+        "Node {} joined replica {} (shared database).",
+        out.node_id, out.replica_id
+    );
+    Ok(())
+}
+
 async fn run(cfg: &Config) -> anyhow::Result<()> {
     let node = clavis::node::start(cfg)
         .await
@@ -144,14 +180,14 @@ async fn run(cfg: &Config) -> anyhow::Result<()> {
     {
         let mut o = std::io::stdout().lock();
         // One line: tests and scripts read it to learn the addresses.
-        match node.kmip_addr {
-            Some(k) => writeln!(
-                o,
-                "clavisd: serving API on https://{} and KMIP on {k}",
-                node.api_addr
-            )?,
-            None => writeln!(o, "clavisd: serving API on https://{}", node.api_addr)?,
+        let mut line = format!("clavisd: serving API on https://{}", node.api_addr);
+        if let Some(k) = node.kmip_addr {
+            line.push_str(&format!(" and KMIP on {k}"));
         }
+        if let Some(a) = node.agent_addr {
+            line.push_str(&format!(" and agents on {a}"));
+        }
+        writeln!(o, "{line}")?;
         o.flush()?;
     }
     wait_for_signal().await?;

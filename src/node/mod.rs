@@ -2,11 +2,13 @@
 
 mod identity;
 mod init;
+mod join;
 mod rot;
 mod run;
 
 pub use identity::NodeFile;
 pub use init::{init, InitOutput};
+pub use join::{join, JoinOutput};
 pub use rot::open_rot;
 pub use run::{start, RunningNode};
 

@@ -17,6 +17,8 @@ pub struct RunningNode {
     pub api_addr: SocketAddr,
     /// Address the KMIP listener is on, when enabled.
     pub kmip_addr: Option<SocketAddr>,
+    /// Address the drive-agent listener is on, when enabled.
+    pub agent_addr: Option<SocketAddr>,
     /// The service (for in-process callers such as benchmarks).
     pub service: Arc<KeyService>,
     shutdown: Option<watch::Sender<bool>>,
@@ -98,6 +100,13 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         ClientAuth::Required,
         &[&rustls::version::TLS13, &rustls::version::TLS12],
     )?;
+    let agent_tls = server_config_versions(
+        &ca.cert_pem,
+        &cred.cert_pem,
+        &key,
+        ClientAuth::Optional,
+        &[&rustls::version::TLS13],
+    )?;
     drop(key);
 
     let (tx, rx) = watch::channel(false);
@@ -141,6 +150,49 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
                 .await?;
         tasks.push(tokio::spawn(fwd.run(rx.clone())));
     }
+    service.pool().configure(
+        cfg.pool
+            .resolve()
+            .map_err(|m| NodeError::Other(format!("pool: {m}")))?,
+    );
+    if cfg.pool.refill {
+        tasks.push(tokio::spawn(crate::pool::run_maintainer(
+            service.refiller(),
+            std::time::Duration::from_secs(1),
+            rx.clone(),
+        )));
+    }
+    let mut agent_addr = None;
+    if cfg.agent.enabled {
+        let listener = tokio::net::TcpListener::bind(cfg.agent.listen)
+            .await
+            .map_err(|source| NodeError::Io {
+                path: format!("agent.listen {}", cfg.agent.listen),
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| NodeError::Io {
+            path: "agent.listen".into(),
+            source,
+        })?;
+        agent_addr = Some(bound);
+        let advertise = cfg
+            .agent
+            .advertise
+            .clone()
+            .unwrap_or_else(|| bound.to_string());
+        service.advertise_agent_addr(&advertise).await?;
+        let settings = crate::agent::server::AgentSettings {
+            max_frame: cfg.agent.max_frame_bytes,
+            idle: std::time::Duration::from_secs(cfg.agent.idle_timeout_secs),
+        };
+        tasks.push(tokio::spawn(crate::agent::server::serve(
+            listener,
+            agent_tls,
+            service.clone(),
+            settings,
+            stopped(rx.clone()),
+        )));
+    }
     let mut kmip_addr = None;
     if cfg.kmip.enabled {
         let listener = tokio::net::TcpListener::bind(cfg.kmip.listen)
@@ -168,10 +220,11 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
             stopped(rx),
         )));
     }
-    tracing::info!(node_id = %node.id, api = %api_addr, kmip = ?kmip_addr, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
+    tracing::info!(node_id = %node.id, api = %api_addr, kmip = ?kmip_addr, agent = ?agent_addr, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
     Ok(RunningNode {
         api_addr,
         kmip_addr,
+        agent_addr,
         service,
         shutdown: Some(tx),
         tasks,

@@ -28,7 +28,7 @@ impl NodeDir {
             .map(|u| format!("[store]\nurl = \"{u}\"\n"))
             .unwrap_or_default();
         let text = format!(
-            "[node]\nname = \"test-node\"\ndata_dir = \"data\"\n\n{store}\n{rot_section}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nlisten = \"127.0.0.1:0\"\n"
+            "[node]\nname = \"test-node\"\ndata_dir = \"data\"\n\n{store}\n{rot_section}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nlisten = \"127.0.0.1:0\"\n\n[agent]\nlisten = \"127.0.0.1:0\"\n"
         );
         let config_path = dir.path().join("clavis.toml");
         std::fs::write(&config_path, text).expect("write config");
@@ -87,6 +87,9 @@ pub struct NodeProcess {
     pub addr: String,
     /// `HOST:PORT` of its KMIP listener, if enabled.
     pub kmip_addr: Option<String>,
+    /// `HOST:PORT` of its drive-agent listener, if enabled.
+    #[allow(dead_code)]
+    pub agent_addr: Option<String>,
 }
 
 impl NodeProcess {
@@ -112,11 +115,17 @@ impl NodeProcess {
             .filter(|_| line.contains("serving API"))
             .unwrap_or_else(|| panic!("clavisd did not start: {line:?}"))
             .to_owned();
-        let kmip_addr = line.split("KMIP on ").nth(1).map(|a| a.trim().to_owned());
+        let field = |label: &str| {
+            line.split(label)
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        };
         NodeProcess {
             child,
             addr,
-            kmip_addr,
+            kmip_addr: field("KMIP on "),
+            agent_addr: field("agents on "),
         }
     }
 
