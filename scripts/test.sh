@@ -26,9 +26,9 @@ start_private_pg
 
 # --- checks and tests ---------------------------------------------------------------
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # A short bounded fuzz run of the KMIP decoder and dispatcher (longer runs: scripts/fuzz.sh).
 if [ "$#" -eq 0 ] && [ "${CLAVIS_SKIP_FUZZ:-0}" != 1 ]; then
     bash scripts/fuzz.sh "${CLAVIS_FUZZ_SECONDS:-30}"
 fi
-cargo nextest run --locked --profile ci "$@"
+cargo nextest run --workspace --locked --profile ci "$@"
