@@ -8,3 +8,4 @@ pub mod scsi;
 pub mod sense;
 pub mod sg;
 pub mod ssc;
+pub mod agent;
