@@ -30,12 +30,12 @@ pub const CA_FILE: &str = "ca.pem";
 #[non_exhaustive]
 pub enum ClientError {
     /// A state file could not be read.
-    #[error("cannot read {path}: {source}{hint}")]
+    #[error("cannot read {path}: {error}{hint}")]
     Read {
         /// The file.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
         /// What to do about it.
         hint: &'static str,
     },
@@ -69,9 +69,9 @@ impl Identity {
     pub fn load(state_dir: &Path) -> Result<Identity, ClientError> {
         let read = |name: &str| {
             let path = state_dir.join(name);
-            std::fs::read_to_string(&path).map_err(|source| ClientError::Read {
+            std::fs::read_to_string(&path).map_err(|error| ClientError::Read {
                 path: path.display().to_string(),
-                source,
+                error,
                 hint: " (enroll first: clavis-agent enroll --config FILE --token clvE_...)",
             })
         };

@@ -28,12 +28,12 @@ use super::cluster::ClusterSettings;
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Not valid TOML, an unknown field, or a wrong type.
     #[error("{0}")]
@@ -146,9 +146,9 @@ fn default_poll_ms() -> u64 {
 impl AgentConfig {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         AgentConfig::parse(&text)
     }

@@ -48,12 +48,12 @@ pub enum EnrollError {
         detail: String,
     },
     /// Writing the state directory failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     State {
         /// The path.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -152,9 +152,9 @@ pub async fn enroll(
 /// way leaves whole files.
 pub fn save_identity(state_dir: &Path, identity: &Identity) -> Result<(), EnrollError> {
     use std::os::unix::fs::DirBuilderExt;
-    let state = |path: &Path, source| EnrollError::State {
+    let state = |path: &Path, error| EnrollError::State {
         path: path.display().to_string(),
-        source,
+        error,
     };
     std::fs::DirBuilder::new()
         .recursive(true)
