@@ -1,5 +1,6 @@
 //! The Clavis drive agent: serves tape drives keys from a Clavis cluster.
 #![warn(missing_docs)]
+pub mod agent;
 pub mod drive;
 pub mod emu_socket;
 pub mod emulator;
@@ -8,4 +9,3 @@ pub mod scsi;
 pub mod sense;
 pub mod sg;
 pub mod ssc;
-pub mod agent;

@@ -5,9 +5,9 @@ mod lifecycle;
 mod object;
 pub mod policy;
 
-pub use policy::KeyPolicy;
 pub use lifecycle::{State, Transition, ALL_STATES};
 pub use object::{
     is_valid_object_id, new_object_id, now_millis, now_secs, Algorithm, Attributes, KmipAttribute,
     Link, LinkKind, ObjectMeta, ObjectType, RevocationReason,
 };
+pub use policy::KeyPolicy;

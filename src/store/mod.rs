@@ -22,9 +22,9 @@ pub use authz::{GroupRecord, ManageGrant, WalletGrant, WalletRecord};
 pub use changelog::{Change, ChangeOp};
 pub use credentials::{Credential, MasterKeyRecord, NodeAgentAddr, NodeRecord};
 pub use drives::{DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, KeyPolicyRecord, KeyUse};
-pub use pool::PoolKeyRecord;
 pub use endpoints::{EndpointFilter, EndpointRecord, EndpointState};
 pub use objects::{ListFilter, StoredObject, Visibility};
+pub use pool::PoolKeyRecord;
 pub use quorum::QuorumRequestRecord;
 pub use users::UserRecord;
 
