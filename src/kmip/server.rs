@@ -44,27 +44,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(Arc::new(tls));
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "KMIP accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
+    crate::tls::accept_loop(listener, "KMIP", shutdown, |tcp, peer| {
         let (acceptor, svc) = (acceptor.clone(), svc.clone());
-        tokio::spawn(async move {
+        async move {
             if let Err(reason) = connection(acceptor, tcp, peer, &svc, settings).await {
                 tracing::info!(peer = %peer, reason = %reason, "KMIP connection closed");
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 async fn authenticate(

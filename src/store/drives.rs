@@ -141,6 +141,20 @@ pub enum DataUnitLookup<'a> {
     UniqueId(&'a str),
 }
 
+impl DataUnitLookup<'_> {
+    /// The query for a live data unit, and the value to bind.
+    fn query(&self) -> (String, String) {
+        let (col, v) = match self {
+            DataUnitLookup::Id(v) => ("id", v),
+            DataUnitLookup::UniqueId(v) => ("external_unique_id", v),
+        };
+        (
+            format!("SELECT {DU_COLUMNS} FROM data_units WHERE {col} = $1 AND state = 'active'"),
+            (*v).to_owned(),
+        )
+    }
+}
+
 impl WriteTx {
     /// Inserts or replaces a wallet's key policy, logging it.
     pub async fn put_key_policy(&mut self, p: &KeyPolicyRecord) -> Result<i64, StoreError> {
@@ -235,16 +249,11 @@ impl WriteTx {
         &mut self,
         by: DataUnitLookup<'_>,
     ) -> Result<Option<DataUnitRecord>, StoreError> {
-        let (col, v) = match by {
-            DataUnitLookup::Id(v) => ("id", v),
-            DataUnitLookup::UniqueId(v) => ("external_unique_id", v),
-        };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DU_COLUMNS} FROM data_units WHERE {col} = $1 AND state = 'active'"
-        )))
-        .bind(v)
-        .fetch_optional(self.conn())
-        .await?;
+        let (sql, v) = by.query();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(v)
+            .fetch_optional(self.conn())
+            .await?;
         row.as_ref().map(decode_du).transpose()
     }
 
@@ -380,16 +389,11 @@ impl Store {
         &self,
         by: DataUnitLookup<'_>,
     ) -> Result<Option<DataUnitRecord>, StoreError> {
-        let (col, v) = match by {
-            DataUnitLookup::Id(v) => ("id", v),
-            DataUnitLookup::UniqueId(v) => ("external_unique_id", v),
-        };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DU_COLUMNS} FROM data_units WHERE {col} = $1 AND state = 'active'"
-        )))
-        .bind(v)
-        .fetch_optional(self.pool())
-        .await?;
+        let (sql, v) = by.query();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(v)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(decode_du).transpose()
     }
 

@@ -245,3 +245,33 @@ pub fn parse_private_key_pem(pem: &str) -> Result<KeyMaterial, TlsError> {
     })?;
     Ok(KeyMaterial::from_slice(key.secret_pkcs8_der()))
 }
+
+/// Accepts TCP connections on `listener` until `shutdown` resolves, handing each (with
+/// Nagle off) to `on_conn` on a task of its own. Accept errors (e.g. out of file
+/// descriptors) are logged and retried after a pause instead of ending the listener.
+pub async fn accept_loop<F, Fut>(
+    listener: tokio::net::TcpListener,
+    what: &'static str,
+    shutdown: impl std::future::Future<Output = ()>,
+    on_conn: F,
+) where
+    F: Fn(tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(listener = what, error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(on_conn(tcp, peer));
+    }
+}
