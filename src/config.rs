@@ -65,6 +65,9 @@ pub struct Config {
     /// The key pool.
     #[serde(default)]
     pub pool: PoolConfig,
+    /// Replication between nodes.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     /// Directory the config file lives in; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -279,6 +282,92 @@ fn default_agent_listen() -> SocketAddr {
 }
 fn default_agent_max_frame() -> usize {
     crate::agent::wire::MAX_FRAME
+}
+
+/// `[cluster]`: replication with the other nodes of the cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Serve and pull replication. Default false (a node alone needs none).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Listen address for peers. Default `127.0.0.1:5698`.
+    #[serde(default = "default_cluster_listen")]
+    pub listen: SocketAddr,
+    /// The `host:port` peers are told to use. Default: the listen address. Its host
+    /// must be one of the names in this node's certificate (`api.tls_names`).
+    pub advertise: Option<String>,
+    /// Refuse every change requests would make; replication still applies peers'
+    /// changes. Default false.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Most changes per batch. Default 2000.
+    #[serde(default = "default_cluster_batch")]
+    pub batch: u32,
+    /// Milliseconds a pull is held open while there is nothing new; this is also the
+    /// heartbeat interval. Default 1000.
+    #[serde(default = "default_cluster_wait")]
+    pub heartbeat_ms: u64,
+    /// Milliseconds without an answer after which a peer is down. Default 5000.
+    #[serde(default = "default_cluster_timeout")]
+    pub peer_timeout_ms: u64,
+    /// Local address outgoing replication connections are made from (multi-homed
+    /// hosts, firewalls that match on source). Default: chosen by the system.
+    pub source_addr: Option<std::net::IpAddr>,
+    /// Program run when a peer is lost or found, as `PROGRAM EVENT PEER_NAME PEER_ID`
+    /// (EVENT is `cluster.peer_lost` or `cluster.peer_found`). Default none.
+    pub alert_command: Option<PathBuf>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            enabled: false,
+            listen: default_cluster_listen(),
+            advertise: None,
+            read_only: false,
+            batch: default_cluster_batch(),
+            heartbeat_ms: default_cluster_wait(),
+            peer_timeout_ms: default_cluster_timeout(),
+            source_addr: None,
+            alert_command: None,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The replication settings, checked.
+    pub fn settings(&self) -> Result<crate::cluster::Settings, String> {
+        if !(1..=100_000).contains(&self.batch) {
+            return Err("cluster.batch: must be 1 to 100,000".into());
+        }
+        if !(10..=60_000).contains(&self.heartbeat_ms) {
+            return Err("cluster.heartbeat_ms: must be 10 to 60,000".into());
+        }
+        if self.peer_timeout_ms < 100 || self.peer_timeout_ms > 600_000 {
+            return Err("cluster.peer_timeout_ms: must be 100 to 600,000".into());
+        }
+        Ok(crate::cluster::Settings {
+            batch: self.batch,
+            wait: std::time::Duration::from_millis(self.heartbeat_ms),
+            peer_timeout: std::time::Duration::from_millis(self.peer_timeout_ms),
+            source_addr: self.source_addr,
+            alert_command: self.alert_command.clone(),
+        })
+    }
+}
+
+fn default_cluster_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5698))
+}
+fn default_cluster_batch() -> u32 {
+    2000
+}
+fn default_cluster_wait() -> u64 {
+    1000
+}
+fn default_cluster_timeout() -> u64 {
+    5000
 }
 
 /// `[pool]`: this node's key pools, one per key group.

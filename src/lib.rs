@@ -14,6 +14,7 @@ pub mod agent;
 pub mod audit;
 pub mod authz;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod hlc;
 pub mod keys;

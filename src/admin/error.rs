@@ -76,11 +76,13 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::Store(s) => match s {
                 StoreError::Conflict(_) => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+                StoreError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "read_only_node"),
                 _ => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             },
         };
         // Internal details (SQL errors, PKCS#11 return values) go to the log, not the client.
         let message = match &e {
+            ServiceError::Store(StoreError::ReadOnly(_)) => e.to_string(),
             ServiceError::Rot(_) | ServiceError::Store(_) | ServiceError::Internal(_) => {
                 tracing::error!(error = %e, "request failed in the node");
                 match code {

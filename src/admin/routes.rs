@@ -86,6 +86,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(super::audit::routes())
         .merge(super::session::routes())
         .merge(super::quorum::routes())
+        .merge(super::cluster::routes())
         .merge(super::users::routes())
         .merge(super::wallets::routes())
         .merge(super::drives::routes())

@@ -113,6 +113,8 @@ pub enum Action<'a> {
     },
     /// Cluster settings: separation of roles, allow-lists, lockout.
     ManageSettings,
+    /// Cluster membership: add, remove nodes (SPEC 5.2: the System Administrator's).
+    ManageCluster,
     /// Read and verify the audit trail.
     AuditRead,
     /// Export audit records.
@@ -156,6 +158,7 @@ impl Action<'_> {
             Action::CreateEndpointGroup => "endpoint_group.create",
             Action::ManageEndpointGroup { .. } => "endpoint_group.manage",
             Action::ManageSettings => "settings.manage",
+            Action::ManageCluster => "cluster.manage",
             Action::AuditRead => "audit.read",
             Action::AuditExport => "audit.export",
             Action::AuditDelete => "audit.delete",
@@ -376,6 +379,9 @@ fn authorize_user(subject: &Subject, me: &str, action: &Action<'_>) -> Result<()
         ),
         Action::ManageSettings => allow_if(sys_admin, || {
             "changing settings needs the System Administrator role".into()
+        }),
+        Action::ManageCluster => allow_if(sys_admin, || {
+            "changing the cluster's membership needs the System Administrator role".into()
         }),
         Action::AuditRead => allow_if(audit || sys_admin, || {
             "reading the audit trail needs the Audit Manager or System Administrator role".into()

@@ -39,6 +39,36 @@ enum Cmd {
         #[arg(long)]
         recovery_passphrase_file: Option<PathBuf>,
     },
+    /// Make this node a new replica of an existing cluster: present the one-time token
+    /// from `clavis cluster add-node` to a sponsor node and copy the cluster's data.
+    /// The token is read from CLAVIS_JOIN_TOKEN or --token-file.
+    JoinCluster {
+        /// The node's TOML configuration ([cluster] enabled = true).
+        #[arg(long)]
+        config: PathBuf,
+        /// The sponsor's replication address (its `[cluster] listen`), host:port.
+        #[arg(long)]
+        sponsor: String,
+        /// The cluster CA certificate (PEM), as `clavis cluster add-node` printed it.
+        #[arg(long)]
+        ca: PathBuf,
+        /// File holding the join token.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+    /// Erase this node's data (it must be stopped): the SQLite database, node file and
+    /// sealed root-of-trust file; on a shared PostgreSQL database only this node's pool.
+    FactoryReset {
+        /// The node's TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// Overwrite files with random bytes before deleting them.
+        #[arg(long)]
+        scrub: bool,
+        /// Confirm: nothing of this node's data can be recovered afterwards.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Serve until SIGINT or SIGTERM.
     Run {
         /// The node's TOML configuration.
@@ -58,6 +88,8 @@ fn main() -> ExitCode {
     let config_path = match &cli.cmd {
         Cmd::Init { config, .. }
         | Cmd::Join { config, .. }
+        | Cmd::JoinCluster { config, .. }
+        | Cmd::FactoryReset { config, .. }
         | Cmd::Run { config }
         | Cmd::CheckConfig { config } => config.clone(),
     };
@@ -88,6 +120,13 @@ fn main() -> ExitCode {
                 recovery_passphrase_file,
                 ..
             } => join(&cfg, recovery_passphrase_file.as_deref()).await,
+            Cmd::JoinCluster {
+                sponsor,
+                ca,
+                token_file,
+                ..
+            } => join_cluster(&cfg, &sponsor, &ca, token_file.as_deref()).await,
+            Cmd::FactoryReset { scrub, yes, .. } => factory_reset(&cfg, scrub, yes).await,
             Cmd::Run { .. } => run(&cfg).await,
             Cmd::CheckConfig { .. } => {
                 println!(
@@ -173,6 +212,59 @@ async fn join(cfg: &Config, passphrase_file: Option<&Path>) -> anyhow::Result<()
     Ok(())
 }
 
+async fn join_cluster(
+    cfg: &Config,
+    sponsor: &str,
+    ca: &Path,
+    token_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let token = match token_file {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read {}", p.display()))?
+            .trim()
+            .to_owned(),
+        None => std::env::var("CLAVIS_JOIN_TOKEN")
+            .context("give the join token in CLAVIS_JOIN_TOKEN or --token-file")?,
+    };
+    let ca_pem =
+        std::fs::read_to_string(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+    let out = clavis::node::join_cluster(cfg, sponsor, &token, &ca_pem, |done, total| {
+        if total > done {
+            eprintln!("copying: {done} of about {total} changes");
+        } else {
+            eprintln!("copying: {done} changes, caught up");
+        }
+    })
+    .await
+    .context("joining the cluster failed")?;
+    println!(
+        "Node {} joined the cluster as replica {} ({} changes copied). Start it with `clavisd run`.",
+        out.node_id, out.replica_id, out.copied
+    );
+    Ok(())
+}
+
+async fn factory_reset(cfg: &Config, scrub: bool, yes: bool) -> anyhow::Result<()> {
+    if !yes {
+        anyhow::bail!(
+            "factory reset erases this node's data for good; stop the node, remove it from \
+             the cluster (`clavis cluster remove-node`), then run again with --yes"
+        );
+    }
+    let removed = clavis::node::factory_reset(cfg, scrub)
+        .await
+        .context("factory reset failed")?;
+    for r in &removed {
+        println!("removed {r}");
+    }
+    println!(
+        "Node {} reset{}. Keys held in an HSM are not touched: remove them with the HSM's own tools.",
+        cfg.node.name,
+        if scrub { " (files scrubbed)" } else { "" }
+    );
+    Ok(())
+}
+
 async fn run(cfg: &Config) -> anyhow::Result<()> {
     let node = clavis::node::start(cfg)
         .await
@@ -186,6 +278,9 @@ async fn run(cfg: &Config) -> anyhow::Result<()> {
         }
         if let Some(a) = node.agent_addr {
             line.push_str(&format!(" and agents on {a}"));
+        }
+        if let Some(c) = node.cluster_addr {
+            line.push_str(&format!(" and peers on {c}"));
         }
         writeln!(o, "{line}")?;
         o.flush()?;

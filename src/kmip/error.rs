@@ -91,6 +91,7 @@ impl From<ServiceError> for KmipError {
             ServiceError::Store(_) => rr::GENERAL_FAILURE,
         };
         let message = match &e {
+            ServiceError::Store(crate::store::StoreError::ReadOnly(_)) => e.to_string(),
             ServiceError::Rot(_) | ServiceError::Store(_) | ServiceError::Internal(_) => {
                 tracing::error!(error = %e, "KMIP request failed in the node");
                 "internal failure in the key manager".to_owned()

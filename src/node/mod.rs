@@ -3,12 +3,14 @@
 mod identity;
 mod init;
 mod join;
+mod join_cluster;
 mod rot;
 mod run;
 
 pub use identity::NodeFile;
 pub use init::{init, InitOutput};
 pub use join::{join, JoinOutput};
+pub use join_cluster::{factory_reset, join_cluster, JoinClusterOutput};
 pub use rot::open_rot;
 pub use run::{start, RunningNode};
 

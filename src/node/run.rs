@@ -19,6 +19,8 @@ pub struct RunningNode {
     pub kmip_addr: Option<SocketAddr>,
     /// Address the drive-agent listener is on, when enabled.
     pub agent_addr: Option<SocketAddr>,
+    /// Address the replication listener is on, when enabled.
+    pub cluster_addr: Option<SocketAddr>,
     /// The service (for in-process callers such as benchmarks).
     pub service: Arc<KeyService>,
     shutdown: Option<watch::Sender<bool>>,
@@ -107,6 +109,14 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         ClientAuth::Optional,
         &[&rustls::version::TLS13],
     )?;
+    let cluster_tls = server_config_versions(
+        &ca.cert_pem,
+        &cred.cert_pem,
+        &key,
+        ClientAuth::Optional,
+        &[&rustls::version::TLS13],
+    )?;
+    let peer_tls = crate::tls::client_config(&ca.cert_pem, Some((&cred.cert_pem, &key)))?;
     drop(key);
 
     let (tx, rx) = watch::channel(false);
@@ -193,6 +203,62 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
             stopped(rx.clone()),
         )));
     }
+    let mut cluster_addr = None;
+    if cfg.cluster.enabled {
+        let settings = cfg
+            .cluster
+            .settings()
+            .map_err(|m| NodeError::Other(m.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(cfg.cluster.listen)
+            .await
+            .map_err(|source| NodeError::Io {
+                path: format!("cluster.listen {}", cfg.cluster.listen),
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| NodeError::Io {
+            path: "cluster.listen".into(),
+            source,
+        })?;
+        cluster_addr = Some(bound);
+        let advertise = cfg
+            .cluster
+            .advertise
+            .clone()
+            .unwrap_or_else(|| bound.to_string());
+        service
+            .advertise_cluster_addr(&advertise, cfg.cluster.read_only)
+            .await?;
+        tasks.push(tokio::spawn(crate::cluster::server::serve(
+            listener,
+            cluster_tls,
+            service.clone(),
+            settings.clone(),
+            stopped(rx.clone()),
+        )));
+        tasks.push(tokio::spawn(crate::cluster::peer::run(
+            service.clone(),
+            peer_tls,
+            settings,
+            service.peers().clone(),
+            rx.clone(),
+        )));
+    }
+    if cfg.cluster.read_only {
+        let writable: Vec<String> = store
+            .cluster_nodes()
+            .await?
+            .into_iter()
+            .filter(|n| n.member_state == "active" && !n.read_only && n.id != node.id)
+            .map(|n| format!("{} (site {})", n.name, n.site))
+            .collect();
+        let hint = if writable.is_empty() {
+            "a read-write node of the cluster".to_owned()
+        } else {
+            format!("a read-write node: {}", writable.join(", "))
+        };
+        store.set_read_only(hint);
+        tracing::warn!("this node is read-only: requests that change anything are refused");
+    }
     let mut kmip_addr = None;
     if cfg.kmip.enabled {
         let listener = tokio::net::TcpListener::bind(cfg.kmip.listen)
@@ -220,11 +286,12 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
             stopped(rx),
         )));
     }
-    tracing::info!(node_id = %node.id, api = %api_addr, kmip = ?kmip_addr, agent = ?agent_addr, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
+    tracing::info!(node_id = %node.id, api = %api_addr, kmip = ?kmip_addr, agent = ?agent_addr, cluster = ?cluster_addr, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
     Ok(RunningNode {
         api_addr,
         kmip_addr,
         agent_addr,
+        cluster_addr,
         service,
         shutdown: Some(tx),
         tasks,

@@ -9,6 +9,7 @@ pub mod audit;
 mod audit_writer;
 pub mod auth;
 mod authz;
+pub mod cluster;
 mod crypto;
 mod drive_writer;
 pub mod drives;
@@ -123,6 +124,7 @@ pub struct KeyService {
     audit_writer: audit_writer::AuditWriter,
     drive_writer: drive_writer::DriveWriter,
     pool: Arc<crate::pool::Pool>,
+    peers: crate::cluster::status::PeerTable,
 }
 
 impl KeyService {
@@ -159,7 +161,13 @@ impl KeyService {
             audit_writer,
             drive_writer,
             pool: Arc::default(),
+            peers: Default::default(),
         })
+    }
+
+    /// What this node knows of its cluster peers (written by the replication pullers).
+    pub fn peers(&self) -> &crate::cluster::status::PeerTable {
+        &self.peers
     }
 
     /// The store (for the node's own bookkeeping, not for transports).

@@ -51,7 +51,7 @@ impl KeyService {
     }
 
     /// Checks the recovery passphrase; wrong ones are audited and throttled.
-    async fn check_recovery(
+    pub(crate) async fn check_recovery(
         &self,
         who: &Principal,
         action: &str,

@@ -39,6 +39,19 @@ pub struct Status {
     pub change_log_seq: i64,
     /// This node's pool of each key group.
     pub pools: Vec<PoolReport>,
+    /// The cluster as this node sees it.
+    pub cluster: ClusterStatus,
+}
+
+/// The cluster part of the status.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterStatus {
+    /// Nodes in the membership (any state).
+    pub members: usize,
+    /// This replica's version vector: last sequence held from each origin.
+    pub version_vector: crate::store::VersionVector,
+    /// Every peer node this node pulls from, with state and lag.
+    pub peers: Vec<crate::cluster::status::PeerStatus>,
 }
 
 impl KeyService {
@@ -65,6 +78,11 @@ impl KeyService {
             objects,
             change_log_seq: self.store.last_seq().await?,
             pools: self.pool_reports_unchecked().await?,
+            cluster: ClusterStatus {
+                members: self.store.cluster_nodes().await?.len(),
+                version_vector: self.store.version_vector().await?,
+                peers: self.peers.snapshot(),
+            },
         })
     }
 

@@ -20,7 +20,8 @@ pub enum ChangeOp {
 }
 
 impl ChangeOp {
-    fn as_str(self) -> &'static str {
+    /// Stable name stored in the change log.
+    pub fn as_str(self) -> &'static str {
         match self {
             ChangeOp::Upsert => "upsert",
             ChangeOp::Delete => "delete",
@@ -51,8 +52,27 @@ pub struct Change {
     pub created_at: i64,
 }
 
+/// The change-log sequence a write transaction has reserved so far.
+pub(crate) struct SeqReservation {
+    origin: String,
+    /// Last sequence handed out in this transaction.
+    last: i64,
+    /// True when `last` moved past what `replica_meta` holds (written at commit).
+    pending: bool,
+}
+
 impl WriteTx {
     /// Appends a change-log row in this transaction and returns its sequence.
+    ///
+    /// The first change of a transaction takes the counter row's lock
+    /// (`UPDATE ... RETURNING`); later ones count on in memory and [`WriteTx::commit`]
+    /// writes the final value back, so a batch of N changes costs one counter update,
+    /// not N. The lock is held to the commit either way, which keeps the numbering
+    /// gap-free and in commit order.
+    ///
+    /// While replaying a change received from a peer ([`WriteTx::replaying`]) nothing is
+    /// logged here: the replication applier records the incoming row itself, under the
+    /// origin and sequence it came with.
     pub(crate) async fn log_change(
         &mut self,
         hlc: i64,
@@ -62,14 +82,35 @@ impl WriteTx {
         payload: &[u8],
         now: i64,
     ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "UPDATE replica_meta SET last_seq = last_seq + 1 WHERE singleton = 1 RETURNING last_seq, replica_id",
-        )
-        .fetch_optional(self.conn())
-        .await?
-        .ok_or(StoreError::NotInitialized)?;
-        let seq: i64 = row.try_get(0)?;
-        let origin: String = row.try_get(1)?;
+        if self.replaying {
+            return Ok(0);
+        }
+        if let Some(w) = &self.read_only {
+            return Err(StoreError::ReadOnly(w.clone()));
+        }
+        let (origin, seq) = match self.seq.as_mut() {
+            Some(r) => {
+                r.last += 1;
+                r.pending = true;
+                (r.origin.clone(), r.last)
+            }
+            None => {
+                let row = sqlx::query(
+                    "UPDATE replica_meta SET last_seq = last_seq + 1 WHERE singleton = 1 RETURNING last_seq, replica_id",
+                )
+                .fetch_optional(self.conn())
+                .await?
+                .ok_or(StoreError::NotInitialized)?;
+                let seq: i64 = row.try_get(0)?;
+                let origin: String = row.try_get(1)?;
+                self.seq = Some(SeqReservation {
+                    origin: origin.clone(),
+                    last: seq,
+                    pending: false,
+                });
+                (origin, seq)
+            }
+        };
         sqlx::query(
             "INSERT INTO change_log (origin, seq, hlc, node_id, entity, entity_id, op, payload, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -87,6 +128,27 @@ impl WriteTx {
         .await?;
         self.replica_id = Some(origin);
         Ok(seq)
+    }
+
+    /// Writes the reserved sequence back to `replica_meta` (called by commit).
+    pub(crate) async fn flush_seq(&mut self) -> Result<(), StoreError> {
+        let last = match &self.seq {
+            Some(r) if r.pending => r.last,
+            _ => return Ok(()),
+        };
+        sqlx::query("UPDATE replica_meta SET last_seq = $1 WHERE singleton = 1")
+            .bind(last)
+            .execute(self.conn())
+            .await?;
+        if let Some(r) = self.seq.as_mut() {
+            r.pending = false;
+        }
+        Ok(())
+    }
+
+    /// True when this transaction logged at least one local change.
+    pub(crate) fn logged_changes(&self) -> bool {
+        self.seq.is_some()
     }
 }
 

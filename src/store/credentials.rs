@@ -5,7 +5,7 @@ use super::{ChangeOp, Store, StoreError, WriteTx};
 use sqlx::Row;
 
 /// A master key known to this replica.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MasterKeyRecord {
     /// Label of the key in the root of trust.
     pub id: String,
@@ -18,7 +18,7 @@ pub struct MasterKeyRecord {
 }
 
 /// A node serving this replica.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeRecord {
     /// Node ID (UUIDv7).
     pub id: String,

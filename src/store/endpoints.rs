@@ -55,7 +55,7 @@ impl std::fmt::Display for EndpointState {
 }
 
 /// An endpoint as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EndpointRecord {
     /// Endpoint ID (UUIDv7).
     pub id: String,
@@ -72,12 +72,12 @@ pub struct EndpointRecord {
     /// Life-cycle state.
     pub state: EndpointState,
     /// SHA-256 of the pending enrollment token, if one is pending.
-    #[serde(serialize_with = "hex_opt")]
+    #[serde(serialize_with = "hex_opt", deserialize_with = "hex_opt_de")]
     pub token_hash: Option<Vec<u8>>,
     /// When the pending token expires, Unix seconds.
     pub token_expires_at: Option<i64>,
     /// SHA-256 of the DER of the certificate issued at the last enrollment.
-    #[serde(serialize_with = "hex_opt")]
+    #[serde(serialize_with = "hex_opt", deserialize_with = "hex_opt_de")]
     pub cert_fingerprint: Option<Vec<u8>>,
     /// That certificate's serial number, hex.
     pub cert_serial: Option<String>,
@@ -91,6 +91,12 @@ pub struct EndpointRecord {
     pub hlc: i64,
     /// Node that made the last change.
     pub origin_node: String,
+}
+
+fn hex_opt_de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    let s: Option<String> = serde::Deserialize::deserialize(d)?;
+    s.map(|h| hex::decode(h).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 fn hex_opt<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {

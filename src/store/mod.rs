@@ -10,22 +10,28 @@
 pub mod audit;
 mod authz;
 mod changelog;
+mod cluster;
 mod credentials;
 mod drives;
 mod endpoints;
+pub mod merge;
 mod objects;
 mod pool;
 mod quorum;
+mod replay;
+pub mod replicate;
 mod users;
 
 pub use authz::{GroupRecord, ManageGrant, WalletGrant, WalletRecord};
 pub use changelog::{Change, ChangeOp};
+pub use cluster::{ClusterNode, NodeMember};
 pub use credentials::{Credential, MasterKeyRecord, NodeAgentAddr, NodeRecord};
 pub use drives::{DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, KeyPolicyRecord, KeyUse};
 pub use endpoints::{EndpointFilter, EndpointRecord, EndpointState};
 pub use objects::{ListFilter, StoredObject, Visibility};
 pub use pool::PoolKeyRecord;
 pub use quorum::QuorumRequestRecord;
+pub use replicate::{ApplyReport, VersionVector};
 pub use users::UserRecord;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -73,6 +79,9 @@ pub enum StoreError {
     /// The URL is not usable.
     #[error("invalid store URL: {0}")]
     Url(String),
+    /// This node is read-only; the message names where writes go.
+    #[error("this node is read-only; send changes to {0}")]
+    ReadOnly(String),
 }
 
 /// A connection pool to the node's database.
@@ -83,6 +92,10 @@ pub struct Store {
     /// SQLite allows one writer; queueing writers here instead of in SQLite's busy
     /// handler keeps latency fair and avoids SQLITE_BUSY on lock upgrades.
     write_gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// Notified after every commit that added change-log rows.
+    changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Set on read-only nodes: where writes should go instead.
+    read_only: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 static DRIVERS: std::sync::Once = std::sync::Once::new();
@@ -131,6 +144,8 @@ impl Store {
             backend,
             write_gate: (backend == Backend::Sqlite)
                 .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
+            changed: std::sync::Arc::new(tokio::sync::Notify::new()),
+            read_only: std::sync::Arc::new(std::sync::OnceLock::new()),
         };
         store.migrate().await?;
         Ok(store)
@@ -206,8 +221,25 @@ impl Store {
             tx,
             node_id: node_id.to_owned(),
             replica_id: None,
+            seq: None,
+            replaying: false,
+            changed: self.changed.clone(),
+            read_only: self.read_only.get().cloned(),
             _gate: gate,
         })
+    }
+
+    /// Makes this node read-only: from now on every change a request would log is
+    /// refused with [`StoreError::ReadOnly`] naming `writable` (replication still
+    /// applies peers' changes, and node-local records such as the audit trail are
+    /// still written).
+    pub fn set_read_only(&self, writable: String) {
+        let _ = self.read_only.set(writable);
+    }
+
+    /// Notified after each commit that added change-log rows on this node.
+    pub fn changed(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.changed.clone()
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -220,13 +252,27 @@ pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     node_id: String,
     replica_id: Option<String>,
+    seq: Option<changelog::SeqReservation>,
+    /// Set while a peer's change is replayed: store methods then log nothing.
+    replaying: bool,
+    changed: std::sync::Arc<tokio::sync::Notify>,
+    /// On a read-only node: where writes go (every logged change is refused).
+    read_only: Option<String>,
     _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     /// Commits; when this returns `Ok`, the change is durable.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.flush_seq().await?;
+        let logged = self.logged_changes() || self.replaying;
+        let changed = self.changed.clone();
         self.tx.commit().await?;
+        if logged {
+            // Wakes replication streams waiting for news (on this node; nodes sharing
+            // the database notice by polling).
+            changed.notify_waiters();
+        }
         Ok(())
     }
 

@@ -202,6 +202,22 @@ impl WriteTx {
     }
 }
 
+impl WriteTx {
+    /// One object by ID, read inside this transaction.
+    pub(super) async fn object_in_tx(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<StoredObject>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM objects WHERE id = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(decode_row).transpose()
+    }
+}
+
 impl Store {
     /// One object by ID.
     pub async fn get_object(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {

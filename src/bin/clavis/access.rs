@@ -113,7 +113,7 @@ fn env_password(var: &str) -> Option<Zeroizing<String>> {
 }
 
 /// Reads one line of standard input, without its line ending.
-fn stdin_line(what: &str) -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn stdin_line(what: &str) -> anyhow::Result<Zeroizing<String>> {
     let mut line = Zeroizing::new(String::new());
     std::io::stdin()
         .read_line(&mut line)

@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod cluster;
 mod drives;
 mod endpoint;
 mod session;
@@ -67,6 +68,9 @@ enum Cmd {
     /// The audit trail: list, verify, export, delete, checkpoint.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// The cluster: nodes, peers, adding and removing nodes.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
     /// This node's key pools (one per key group).
     #[command(subcommand)]
     Pool(drives::PoolCmd),
@@ -242,6 +246,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::Access(cmd) = &cli.cmd {
         return access::run(&cli, cmd, &ca).await;
     }
+    if let Cmd::Cluster(cmd) = &cli.cmd {
+        return cluster::run(&cli, cmd, &ca).await;
+    }
     if let Cmd::Pool(cmd) = &cli.cmd {
         return drives::run_pool(&cli, cmd, &ca).await;
     }
@@ -332,7 +339,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Audit(_) => bail!("audit commands are handled above"),
         Cmd::Access(_) => bail!("access-control commands are handled above"),
         Cmd::Session(_) => bail!("session commands are handled above"),
-        Cmd::Pool(_) | Cmd::DataUnit(_) => bail!("pool and data-unit commands are handled above"),
+        Cmd::Pool(_) | Cmd::DataUnit(_) | Cmd::Cluster(_) => {
+            bail!("pool, data-unit and cluster commands are handled above")
+        }
         Cmd::Secret(SecretCmd::Put { name, activate }) => {
             let mut data = zeroize::Zeroizing::new(Vec::new());
             std::io::stdin()
@@ -469,7 +478,7 @@ fn date(v: &Value) -> String {
         .unwrap_or_else(|| v.to_string())
 }
 
-fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("-")
 }
 
@@ -482,7 +491,7 @@ fn alg_len(o: &Value) -> String {
 }
 
 /// Object IDs go into URL paths; refuse anything that could change the path.
-fn path_segment(id: &str) -> anyhow::Result<&str> {
+pub(crate) fn path_segment(id: &str) -> anyhow::Result<&str> {
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         bail!("invalid object ID {id:?}: object IDs are UUIDs");
     }

@@ -1,0 +1,228 @@
+//! Replication on the store side: the version vector, the feed a peer pulls, and the
+//! idempotent applier for changes that come from peers.
+//!
+//! Each replica numbers its own changes (origin, seq). A change received from a peer is
+//! stored in this replica's change log under *its* origin and sequence, so it can be
+//! forwarded to further peers: changes reach every replica through any path, and a new
+//! replica's first copy is just a pull from sequence 0 of every origin. A change is
+//! applied only when it is the next one of its origin (the cursor, in
+//! `replication_cursors`, moves in the same transaction), which makes applying
+//! idempotent and gap-free across crashes and duplicated or reordered deliveries.
+//!
+//! What the change *does* is decided by the conflict rules ([`super::merge`] and
+//! [`super::replay`]): objects merge (immutable material, forward-only states,
+//! last-writer-wins attributes), use counters take the larger value, everything else is
+//! last-writer-wins per entity on (HLC, node ID), deletes included, since a delete's
+//! change-log row is its tombstone.
+
+use super::{Change, ChangeOp, Store, StoreError, WriteTx};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// Highest sequence held from each origin replica.
+pub type VersionVector = BTreeMap<String, i64>;
+
+/// What applying a batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Changes stored and applied (possibly as no-ops when a newer write already won).
+    pub applied: u64,
+    /// Changes already held (duplicates) or of this replica's own origin.
+    pub duplicates: u64,
+    /// Changes left out because an earlier change of their origin is missing.
+    pub gaps: u64,
+    /// Largest HLC seen in the batch (the node's clock must move past it).
+    pub max_hlc: i64,
+}
+
+impl Store {
+    /// This replica's version vector: its own last sequence and, for every other origin,
+    /// the last sequence applied.
+    pub async fn version_vector(&self) -> Result<VersionVector, StoreError> {
+        let mut vv = VersionVector::new();
+        let own: Option<(String, i64)> =
+            sqlx::query_as("SELECT replica_id, last_seq FROM replica_meta WHERE singleton = 1")
+                .fetch_optional(self.pool())
+                .await?;
+        let (own_id, own_seq) = own.ok_or(StoreError::NotInitialized)?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT origin, applied_seq FROM replication_cursors")
+                .fetch_all(self.pool())
+                .await?;
+        for (o, s) in rows {
+            vv.insert(o, s);
+        }
+        vv.insert(own_id, own_seq);
+        Ok(vv)
+    }
+
+    /// Up to `limit` changes this replica holds that a peer with version vector `theirs`
+    /// lacks, origin by origin, each origin in sequence order.
+    pub async fn changes_for(
+        &self,
+        theirs: &VersionVector,
+        limit: i64,
+    ) -> Result<Vec<Change>, StoreError> {
+        let ours = self.version_vector().await?;
+        let mut out = Vec::new();
+        for (origin, &have) in &ours {
+            let after = theirs.get(origin).copied().unwrap_or(0);
+            if have <= after {
+                continue;
+            }
+            let room = limit - out.len() as i64;
+            if room <= 0 {
+                break;
+            }
+            out.extend(self.changes_since(origin, after, room).await?);
+        }
+        Ok(out)
+    }
+
+    /// Applies changes received from a peer in one transaction, skipping those already
+    /// held. Durable when this returns.
+    pub async fn apply_changes(
+        &self,
+        node_id: &str,
+        changes: &[Change],
+    ) -> Result<ApplyReport, StoreError> {
+        let mut tx = self.begin_write(node_id).await?;
+        tx.replaying = true;
+        let own = tx.own_replica_id().await?;
+        let mut cursors: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+        let mut report = ApplyReport::default();
+        for c in changes {
+            report.max_hlc = report.max_hlc.max(c.hlc);
+            if c.origin == own {
+                report.duplicates += 1;
+                continue;
+            }
+            let cur = match cursors.get(&c.origin) {
+                Some(&(s, _)) => s,
+                None => {
+                    let s = tx.cursor(&c.origin).await?;
+                    cursors.insert(c.origin.clone(), (s, false));
+                    s
+                }
+            };
+            if c.seq <= cur {
+                report.duplicates += 1;
+                continue;
+            }
+            if c.seq != cur + 1 {
+                report.gaps += 1;
+                continue;
+            }
+            tx.apply_one(c).await?;
+            cursors.insert(c.origin.clone(), (c.seq, true));
+            report.applied += 1;
+        }
+        for (origin, (seq, moved)) in &cursors {
+            if *moved {
+                tx.set_cursor(origin, *seq).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+impl WriteTx {
+    async fn own_replica_id(&mut self) -> Result<String, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT replica_id FROM replica_meta WHERE singleton = 1")
+                .fetch_optional(self.conn())
+                .await?;
+        row.map(|r| r.0).ok_or(StoreError::NotInitialized)
+    }
+
+    async fn cursor(&mut self, origin: &str) -> Result<i64, StoreError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT applied_seq FROM replication_cursors WHERE origin = $1")
+                .bind(origin)
+                .fetch_optional(self.conn())
+                .await?;
+        Ok(row.map(|r| r.0).unwrap_or(0))
+    }
+
+    async fn set_cursor(&mut self, origin: &str, seq: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO replication_cursors (origin, applied_seq) VALUES ($1, $2) \
+             ON CONFLICT (origin) DO UPDATE SET applied_seq = excluded.applied_seq",
+        )
+        .bind(origin)
+        .bind(seq)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores one peer change under its own origin and sequence and applies it.
+    async fn apply_one(&mut self, c: &Change) -> Result<(), StoreError> {
+        // The newest write this replica already holds for the entity, before this one
+        // is stored: last-writer-wins compares against it.
+        let newest = self.newest_version(&c.entity, &c.entity_id).await?;
+        sqlx::query(
+            "INSERT INTO change_log (origin, seq, hlc, node_id, entity, entity_id, op, payload, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(c.origin.clone())
+        .bind(c.seq)
+        .bind(c.hlc)
+        .bind(c.node_id.clone())
+        .bind(c.entity.clone())
+        .bind(c.entity_id.clone())
+        .bind(c.op.as_str())
+        .bind(c.payload.clone())
+        .bind(c.created_at)
+        .execute(self.conn())
+        .await?;
+        let incoming = super::merge::Version {
+            hlc: c.hlc,
+            node_id: &c.node_id,
+        };
+        let wins = match &newest {
+            None => true,
+            Some((hlc, node)) => {
+                incoming
+                    > super::merge::Version {
+                        hlc: *hlc,
+                        node_id: node,
+                    }
+            }
+        };
+        self.replay(c, wins).await
+    }
+
+    async fn newest_version(
+        &mut self,
+        entity: &str,
+        entity_id: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT hlc, node_id FROM change_log WHERE entity = $1 AND entity_id = $2 \
+             ORDER BY hlc DESC, node_id DESC LIMIT 1",
+        )
+        .bind(entity)
+        .bind(entity_id)
+        .fetch_optional(self.conn())
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+}
+
+/// Decodes a change's JSON payload, naming the change when it cannot.
+pub(super) fn decode<T: serde::de::DeserializeOwned>(c: &Change) -> Result<T, StoreError> {
+    serde_json::from_slice(&c.payload).map_err(|e| StoreError::Corrupt {
+        table: "change_log",
+        detail: format!(
+            "{} {} from {}#{}: {e}",
+            c.entity, c.entity_id, c.origin, c.seq
+        ),
+    })
+}
+
+/// True for deletes (tombstones).
+pub(super) fn is_delete(c: &Change) -> bool {
+    c.op == ChangeOp::Delete
+}
