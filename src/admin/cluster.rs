@@ -6,7 +6,7 @@ use super::params::PathParams;
 use super::routes::{ApiState, Caller};
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/cluster", get(show))
         .route("/v1/cluster/digest", get(digest))
-        .route("/v1/cluster/nodes", axum::routing::post(add_node))
+        .route("/v1/cluster/nodes", post(add_node))
         .route("/v1/cluster/nodes/{id}", delete(remove_node))
 }
 

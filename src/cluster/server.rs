@@ -5,13 +5,11 @@ use super::Settings;
 use crate::service::KeyService;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A peer's membership is checked again this often on an open connection.
-const RECHECK: Duration = Duration::from_secs(5);
 
 /// Serves peers on `listener` until `shutdown` resolves.
 pub async fn serve(
@@ -141,7 +139,6 @@ async fn connection(
     )
     .await
     .map_err(|e| e.to_string())?;
-    let mut checked = Instant::now();
     loop {
         let idle = settings.wait + Duration::from_secs(30);
         let msg = match tokio::time::timeout(idle, wire::recv(&mut tls, 1024 * 1024)).await {
@@ -150,11 +147,10 @@ async fn connection(
             Ok(Err(e)) => return refuse(&mut tls, code::PROTOCOL, format!("bad frame: {e}")).await,
             Err(_) => return Err("idle timeout".into()),
         };
-        if checked.elapsed() > RECHECK {
-            if let Err(m) = check_member(svc, cert.as_deref(), &peer_id).await {
-                return refuse(&mut tls, code::NOT_MEMBER, m).await;
-            }
-            checked = Instant::now();
+        // Membership is checked on every pull, so a removed node gets nothing more
+        // once its removal is here (a pull already waiting may still be answered).
+        if let Err(m) = check_member(svc, cert.as_deref(), &peer_id).await {
+            return refuse(&mut tls, code::NOT_MEMBER, m).await;
         }
         let Message::Pull {
             max_changes,

@@ -150,11 +150,13 @@ impl KeyService {
         }
         let audit_writer = audit_writer::AuditWriter::start(store.clone(), node.node_id.clone());
         let drive_writer = drive_writer::DriveWriter::start(store.clone(), node.node_id.clone());
+        let hlc = Hlc::new();
+        hlc.observe(u64::try_from(store.max_hlc().await?).unwrap_or(0));
         Ok(KeyService {
             rot,
             store,
             node,
-            hlc: Hlc::new(),
+            hlc,
             master_key,
             authz: authz::AuthzCache::default(),
             recovery_throttle: recovery::RecoveryThrottle::default(),

@@ -197,6 +197,16 @@ impl Store {
             .collect()
     }
 
+    /// The largest HLC in the change log (own and received changes): a node's clock
+    /// starts past it, so a node whose wall clock stepped back still stamps its new
+    /// writes later than its old ones.
+    pub async fn max_hlc(&self) -> Result<i64, StoreError> {
+        let row: (Option<i64>,) = sqlx::query_as("SELECT MAX(hlc) FROM change_log")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.0.unwrap_or(0))
+    }
+
     /// The last sequence this replica has issued.
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
         let row: Option<(i64,)> =

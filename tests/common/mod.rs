@@ -2,6 +2,7 @@
 //! them, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod kmip_client;
 pub mod kmip_xml;
 pub mod node;

@@ -1,0 +1,313 @@
+//! Replication figures: lag between two nodes under a steady write load, the time a new
+//! node takes to copy a cluster holding N keys, and the time two replicas take to
+//! reconverge after a partition during which N changes were made. Prints figures; no
+//! assertions on times. See `benches/README.md`.
+//!
+//! Run: `cargo bench --bench replication` (software root of trust, SQLite, loopback).
+//! `CLAVIS_BENCH_KEYS` sets N (default 100,000); `CLAVIS_BENCH_RATE` the steady write
+//! rate in keys/s (default 500) and `CLAVIS_BENCH_SECS` its duration (default 10).
+
+use clavis::config::Config;
+use clavis::keys::{Algorithm, Attributes, ObjectMeta, ObjectType, State};
+use clavis::node::RunningNode;
+use clavis::rot::{MasterKeyId, RootOfTrust};
+use clavis::service::{CreateKey, Principal};
+use clavis::store::{Store, StoredObject};
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct NodeFiles {
+    dir: TempDir,
+    config: PathBuf,
+}
+
+fn node_files(name: &str, site: &str) -> NodeFiles {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "[node]\nname = \"{name}\"\nsite = \"{site}\"\ndata_dir = \"data\"\n\n\
+         [root_of_trust]\nkind = \"software\"\npassphrase_file = \"rot-passphrase\"\n\n\
+         [api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n\n[agent]\nenabled = false\n\n\
+         [pool]\nrefill = false\n\n[audit]\ncheckpoint_interval_secs = 0\n\n\
+         [cluster]\nenabled = true\nlisten = \"127.0.0.1:0\"\nheartbeat_ms = 1000\n"
+    );
+    let config = dir.path().join("clavis.toml");
+    std::fs::write(&config, text).expect("config");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data");
+    NodeFiles { dir, config }
+}
+
+fn cfg(n: &NodeFiles) -> Config {
+    Config::load(&n.config).expect("config")
+}
+
+fn share_master_key(from: &NodeFiles, to: &NodeFiles) {
+    for f in ["master-key.sealed", "rot-passphrase"] {
+        std::fs::copy(
+            from.dir.path().join("data").join(f),
+            to.dir.path().join("data").join(f),
+        )
+        .expect("copy root of trust");
+    }
+}
+
+/// Writes `n` real keys (random, wrapped by the root of trust) straight into a
+/// store, 1,000 per transaction: the data a large cluster holds, made quickly.
+async fn bulk_keys(store: &Store, rot: &dyn RootOfTrust, node_id: &str, n: usize, tag: &str) {
+    let mk = store
+        .master_keys()
+        .await
+        .expect("master keys")
+        .into_iter()
+        .find(|m| m.state == "active")
+        .expect("active master key");
+    let mk = MasterKeyId(mk.id);
+    let mut done = 0;
+    let hlc = clavis::hlc::Hlc::new();
+    while done < n {
+        let mut tx = store.begin_write(node_id).await.expect("begin");
+        for _ in 0..(n - done).min(1000) {
+            let id = clavis::keys::new_object_id();
+            let key = rot.random(32).expect("random");
+            let wrapped = rot.wrap(&mk, &id, &key).expect("wrap");
+            let now = clavis::keys::now_secs();
+            let o = StoredObject {
+                meta: ObjectMeta {
+                    id,
+                    object_type: ObjectType::SymmetricKey,
+                    algorithm: Some(Algorithm::Aes),
+                    length: Some(256),
+                    state: State::Active,
+                    name: Some(format!("{tag}-{done}")),
+                    attributes: Attributes::default(),
+                    created_at: now,
+                    updated_at: now,
+                },
+                wrapped: Some(wrapped.to_bytes()),
+                master_key_id: Some(mk.0.clone()),
+                hlc: clavis::hlc::to_db(hlc.now()),
+                origin_node: node_id.to_owned(),
+                owner: Some("system".into()),
+            };
+            tx.insert_object(&o).await.expect("insert");
+            done += 1;
+        }
+        tx.commit().await.expect("commit");
+    }
+}
+
+async fn wait_converged(a: &Store, b: &Store, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (va, vb) = (
+            a.version_vector().await.expect("vv"),
+            b.version_vector().await.expect("vv"),
+        );
+        if va == vb {
+            return start.elapsed();
+        }
+        if start.elapsed() > within {
+            panic!("no convergence within {within:?}: {va:?} vs {vb:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Cluster {
+    a_files: NodeFiles,
+    a: RunningNode,
+    recovery: String,
+}
+
+async fn first_node() -> Cluster {
+    let a_files = node_files("a", "dc1");
+    let out = clavis::node::init(&cfg(&a_files)).await.expect("init");
+    let a = clavis::node::start(&cfg(&a_files)).await.expect("start a");
+    Cluster {
+        recovery: out.recovery_passphrase.expose_secret().to_owned(),
+        a_files,
+        a,
+    }
+}
+
+/// Joins a new node `b` through `a` (copying everything) and starts it; returns it and
+/// the time the copy took.
+async fn join(c: &Cluster, name: &str) -> (NodeFiles, RunningNode, Duration, u64) {
+    let b_files = node_files(name, "dc2");
+    share_master_key(&c.a_files, &b_files);
+    let inv =
+        c.a.service
+            .invite_node(
+                &Principal::system("bench"),
+                name,
+                "dc2",
+                &secrecy::SecretString::from(c.recovery.clone()),
+            )
+            .await
+            .expect("invite");
+    let sponsor = c.a.cluster_addr.expect("cluster listener").to_string();
+    let start = Instant::now();
+    let out = clavis::node::join_cluster(
+        &cfg(&b_files),
+        &sponsor,
+        inv.token.expose_secret(),
+        &inv.ca_pem,
+        |_, _| {},
+    )
+    .await
+    .expect("join");
+    let took = start.elapsed();
+    let b = clavis::node::start(&cfg(&b_files)).await.expect("start b");
+    (b_files, b, took, out.copied)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n = env_usize("CLAVIS_BENCH_KEYS", 100_000);
+    let rate = env_usize("CLAVIS_BENCH_RATE", 500);
+    let secs = env_usize("CLAVIS_BENCH_SECS", 10);
+    println!("replication bench: N = {n} keys, software root of trust, SQLite, loopback, 2 nodes");
+
+    // 1. A new node copies a cluster holding N keys.
+    let c = first_node().await;
+    let rot_a: Arc<dyn RootOfTrust> = clavis::node::open_rot(&cfg(&c.a_files), false).expect("rot");
+    let a_id = c.a.service.node().node_id.clone();
+    let t = Instant::now();
+    bulk_keys(c.a.service.store(), rot_a.as_ref(), &a_id, n, "seed").await;
+    println!(
+        "  seeding {n} keys on node a: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let (b_files, b, copy_time, copied) = join(&c, "b").await;
+    println!(
+        "  new node copy: {copied} changes in {:.2} s ({:.0} changes/s)",
+        copy_time.as_secs_f64(),
+        copied as f64 / copy_time.as_secs_f64()
+    );
+
+    // 2. Lag under a steady write load: a creates keys at `rate`/s through the service;
+    // b reports when each change is applied (its HLC carries a's wall clock).
+    let b_store = b.service.store().clone();
+    let a_replica = c.a.service.store().replica_id().await.expect("replica");
+    let watcher = {
+        let b_store = b_store.clone();
+        let a_replica = a_replica.clone();
+        tokio::spawn(async move {
+            let mut after = b_store
+                .version_vector()
+                .await
+                .expect("vv")
+                .get(&a_replica)
+                .copied()
+                .unwrap_or(0);
+            let mut lags = Vec::new();
+            let stop_at = Instant::now() + Duration::from_secs(secs as u64 + 5);
+            while Instant::now() < stop_at {
+                let changes = b_store
+                    .changes_since(&a_replica, after, 10_000)
+                    .await
+                    .expect("changes");
+                let now = clavis::keys::now_millis();
+                for ch in &changes {
+                    if ch.entity == "object" {
+                        lags.push((now - (ch.hlc >> 16)) as f64);
+                    }
+                    after = ch.seq;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            lags
+        })
+    };
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let t = Instant::now();
+    let mut written = 0;
+    while t.elapsed() < Duration::from_secs(secs as u64) {
+        let due = interval.mul_f64(written as f64);
+        if let Some(wait) = due.checked_sub(t.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+        c.a.service
+            .create_key(
+                &Principal::system("bench"),
+                CreateKey {
+                    algorithm: Algorithm::Aes,
+                    length: 256,
+                    name: None,
+                    activate: true,
+                    attributes: Attributes::default(),
+                },
+            )
+            .await
+            .expect("create");
+        written += 1;
+    }
+    let mut lags = watcher.await.expect("watcher");
+    lags.sort_by(|x, y| x.total_cmp(y));
+    println!(
+        "  lag under {written} creates in {secs} s ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples; 1 ms polling)",
+        written as f64 / secs as f64,
+        pct(&lags, 0.5),
+        pct(&lags, 0.99),
+        lags.last().copied().unwrap_or(0.0),
+        lags.len()
+    );
+
+    // 3. Partition: b stops; N/2 changes on each side; b comes back; time to converge.
+    let b_cfg = cfg(&b_files);
+    let b_id = b.service.node().node_id.clone();
+    b.stop().await;
+    let half = n / 2;
+    let t = Instant::now();
+    bulk_keys(c.a.service.store(), rot_a.as_ref(), &a_id, half, "side-a").await;
+    {
+        let store_b = Store::open(&b_cfg.store_url(), 4).await.expect("open b");
+        let rot_b = clavis::node::open_rot(&b_cfg, false).expect("rot b");
+        bulk_keys(&store_b, rot_b.as_ref(), &b_id, n - half, "side-b").await;
+        store_b.close().await;
+    }
+    println!(
+        "  {n} changes made on both sides while cut off ({:.1} s to write)",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let b = clavis::node::start(&b_cfg).await.expect("restart b");
+    let took = wait_converged(
+        c.a.service.store(),
+        b.service.store(),
+        Duration::from_secs(600),
+    )
+    .await;
+    let da =
+        c.a.service
+            .store()
+            .replicated_digest()
+            .await
+            .expect("digest");
+    let db = b.service.store().replicated_digest().await.expect("digest");
+    println!(
+        "  reconverged after the partition in {:.2} s (incl. node start {:.2} s); digests equal: {}",
+        took.as_secs_f64(),
+        t.elapsed().as_secs_f64() - took.as_secs_f64(),
+        da == db
+    );
+    b.stop().await;
+    c.a.stop().await;
+}
