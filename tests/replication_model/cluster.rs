@@ -40,6 +40,9 @@ pub struct Params {
     pub lossy: bool,
     /// How many replicas may be down at the same time.
     pub max_crashes: usize,
+    /// At most this many replication messages in flight at once (a bounded channel:
+    /// past it, the network must lose a message before another is sent).
+    pub max_in_flight: usize,
     pub flaw: Flaw,
 }
 
@@ -86,7 +89,10 @@ pub enum Msg {
     Pull(Vec<u8>),
     Batch(Vec<Change>),
     /// To the client: the write is durable.
-    Ack { origin: ReplicaIx, seq: u8 },
+    Ack {
+        origin: ReplicaIx,
+        seq: u8,
+    },
     /// To a drive: here is your key.
     KeyIssued(KeyId),
 }
@@ -138,7 +144,7 @@ impl Node {
     }
 }
 
-fn replica(state: &mut Cow<NodeState>) -> &mut ReplicaState {
+fn replica<'a>(state: &'a mut Cow<'_, NodeState>) -> &'a mut ReplicaState {
     match state.to_mut() {
         NodeState::Replica(r) => r,
         NodeState::Client => unreachable!("replica handler on the client"),
@@ -180,14 +186,7 @@ impl Actor for Node {
         })
     }
 
-    fn on_msg(
-        &self,
-        _id: Id,
-        state: &mut Cow<NodeState>,
-        src: Id,
-        msg: Msg,
-        o: &mut Out<Self>,
-    ) {
+    fn on_msg(&self, _id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         let (Node::Replica { params, .. }, NodeState::Replica(r)) = (self, &**state) else {
             return;
         };
@@ -228,13 +227,7 @@ impl Actor for Node {
         }
     }
 
-    fn on_random(
-        &self,
-        _id: Id,
-        state: &mut Cow<NodeState>,
-        request: &Request,
-        o: &mut Out<Self>,
-    ) {
+    fn on_random(&self, _id: Id, state: &mut Cow<NodeState>, request: &Request, o: &mut Out<Self>) {
         let Node::Replica { ix, params } = self else {
             return;
         };
@@ -295,11 +288,8 @@ fn record_out(_: &Arc<Params>, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Gho
 pub type State = ActorModelState<Node, Ghost>;
 pub type Action = ActorModelAction<Msg, Timer, Request>;
 
-/// The actor model, with two reductions that change no behaviour the properties can
-/// see: client links are reliable (a lost ack only means "not acknowledged", which the
-/// ghost already expresses by not recording it), and the network's "last delivered
-/// message" field, which only serves stateright's explorer UI, is cleared so that it
-/// does not multiply states.
+/// The actor model. Client links are reliable: a lost ack would only mean "not
+/// acknowledged", which the ghost already expresses by not recording it.
 pub struct Cluster {
     pub params: Arc<Params>,
     inner: ActorModel<Node, Arc<Params>, Ghost>,
@@ -345,11 +335,26 @@ impl Cluster {
     }
 }
 
-fn forget_last_delivery(mut state: State) -> State {
-    if let Network::UnorderedDuplicating(_, last) = &mut state.network {
-        *last = None;
+impl Cluster {
+    /// Two reductions that only take steps the real network may take anyway:
+    /// - a batch whose delivery would change nothing at its destination, now or later
+    ///   (logs only grow), is lost at once;
+    /// - the "last delivered message" field, which only serves stateright's explorer,
+    ///   is cleared, so that it does not multiply states.
+    fn reduce(&self, mut state: State) -> State {
+        let p = &self.params;
+        let durables: Vec<Durable> = self.durables(&state).cloned().collect();
+        if let Network::UnorderedDuplicating(set, last) = &mut state.network {
+            *last = None;
+            set.retain(|env| match &env.msg {
+                Msg::Batch(changes) => durables
+                    .get(usize::from(env.dst))
+                    .is_some_and(|d| d.clone().apply_batch(changes, p.accept(), p.merge())),
+                _ => true,
+            });
+        }
+        state
     }
-    state
 }
 
 impl Model for Cluster {
@@ -360,7 +365,7 @@ impl Model for Cluster {
         self.inner
             .init_states()
             .into_iter()
-            .map(forget_last_delivery)
+            .map(|s| self.reduce(s))
             .collect()
     }
 
@@ -370,14 +375,13 @@ impl Model for Cluster {
         actions.retain(|a| match a {
             ActorModelAction::Drop(env) => env.dst != client,
             ActorModelAction::Deliver { dst, .. } => *dst != client,
+            ActorModelAction::Crash(id) => *id != client,
             _ => true,
         });
     }
 
     fn next_state(&self, state: &State, action: Action) -> Option<State> {
-        self.inner
-            .next_state(state, action)
-            .map(forget_last_delivery)
+        self.inner.next_state(state, action).map(|s| self.reduce(s))
     }
 
     fn format_action(&self, action: &Action) -> String {
@@ -386,5 +390,15 @@ impl Model for Cluster {
 
     fn properties(&self) -> Vec<Property<Self>> {
         super::properties::all()
+    }
+
+    fn within_boundary(&self, state: &State) -> bool {
+        let client = self.params.client();
+        state
+            .network
+            .iter_all()
+            .filter(|env| env.dst != client)
+            .count()
+            <= self.params.max_in_flight
     }
 }

@@ -25,13 +25,17 @@ pub fn all() -> Vec<Property<Cluster>> {
         Property::always(LOGS_CONSISTENT, logs_consistent),
         Property::always(OWN_ORDER, own_order),
         Property::always(FAIR_DELIVERY, fair_delivery_converges),
-        Property::sometimes(KEY_ISSUED, |_, s| !s.history.issued.is_empty()),
+        Property::sometimes(KEY_ISSUED, key_issued),
         Property::sometimes(REPLY_LOST, reply_lost),
         Property::sometimes(ALL_EVERYWHERE, all_everywhere),
         Property::sometimes(FORWARDED, forwarded),
         Property::sometimes(TOMBSTONE_WINS, |m, s| conflict_won_by(m, s, false)),
         Property::sometimes(UPSERT_WINS, |m, s| conflict_won_by(m, s, true)),
     ]
+}
+
+fn key_issued(_: &Cluster, s: &State) -> bool {
+    !s.history.issued.is_empty()
 }
 
 /// The ghost multiset holds every key that left a node: no duplicates, and no issued
@@ -160,7 +164,11 @@ fn conflict_won_by(m: &Cluster, s: &State, upsert: bool) -> bool {
     m.durables(s).any(|d| {
         let ops = || d.logs.iter().flatten().map(|c| c.op);
         let both = ops().any(|op| op == Op::Delete) && ops().any(|op| matches!(op, Op::Upsert(_)));
-        let shown = d.state.get(&0).and_then(|e| e.value).map(|(_, v)| v.is_some());
+        let shown = d
+            .state
+            .get(&0)
+            .and_then(|e| e.value)
+            .map(|(_, v)| v.is_some());
         both && shown == Some(upsert)
     })
 }
