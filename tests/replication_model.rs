@@ -107,21 +107,26 @@ fn assert_correct(checker: &impl Checker<Cluster>, reachable: &[&'static str]) {
     }
 }
 
-/// A flawed protocol: the checker must find a counterexample to `property`.
+/// A flawed protocol: the checker must find a counterexample to `property`. Prints
+/// it up to the first state that violates the property (the path the checker keeps
+/// may run a few steps past it).
 fn assert_caught(name: &str, params: Params, property: &'static str) {
     let checker = check(
         name,
         params,
         HasDiscoveries::AnyOf(BTreeSet::from([property])),
     );
-    let path = checker.assert_any_discovery(property);
-    let actions = path.into_actions();
-    println!(
-        "{name}: counterexample to \"{property}\" in {} steps:",
-        actions.len()
-    );
-    for a in &actions {
-        println!("  {}", checker.model().format_action(a));
+    let model = checker.model();
+    let holds = model.property(property).condition;
+    let steps = checker.assert_any_discovery(property).into_vec();
+    let first_bad = steps
+        .iter()
+        .position(|(state, _)| !holds(model, state))
+        .expect("the discovered path violates the property");
+    println!("{name}: counterexample to \"{property}\" in {first_bad} steps:");
+    for (_, action) in &steps[..first_bad] {
+        let action = action.as_ref().expect("an action leads on");
+        println!("  {}", model.format_action(action));
     }
 }
 
@@ -194,5 +199,23 @@ fn checker_catches_hlc_lost_in_crash() {
         "HLC not durable",
         replication(full_mesh(), writes, Flaw::HlcNotDurable),
         OWN_ORDER,
+    );
+}
+
+#[test]
+fn checker_catches_ack_before_durable_write() {
+    assert_caught(
+        "ack before durable write",
+        replication(full_mesh(), conflict(), Flaw::AckBeforeDurable),
+        FAIR_DELIVERY,
+    );
+}
+
+#[test]
+fn checker_catches_missing_forwarding() {
+    assert_caught(
+        "no forwarding",
+        replication(cut_r0_r2(), conflict(), Flaw::NoForwarding),
+        FAIR_DELIVERY,
     );
 }

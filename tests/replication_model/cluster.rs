@@ -23,6 +23,10 @@ pub enum Flaw {
     KeyTakeNotDurable,
     /// Keep the HLC in memory only: it restarts from 0 after a crash.
     HlcNotDurable,
+    /// Acknowledge a write before it is durable (saved with the next step).
+    AckBeforeDurable,
+    /// Serve only the replica's own changes, not those it stores for other origins.
+    NoForwarding,
 }
 
 /// The bounds and topology of one run.
@@ -59,6 +63,10 @@ impl Params {
             Flaw::LastArrivalWins => Merge::LastArrivalWins,
             _ => Merge::Lattice,
         }
+    }
+
+    pub fn forward(&self) -> bool {
+        self.flaw != Flaw::NoForwarding
     }
 
     pub fn peers(&self, r: usize) -> impl Iterator<Item = usize> + '_ {
@@ -192,7 +200,7 @@ impl Actor for Node {
         };
         match msg {
             Msg::Pull(vv) => {
-                let batch = r.durable.serve(&vv, params.batch);
+                let batch = r.durable.serve(&vv, params.batch, params.forward());
                 // An empty batch changes nothing at the puller; not sending it keeps
                 // the network (and the state space) smaller.
                 if !batch.is_empty() {
@@ -237,7 +245,9 @@ impl Actor for Node {
                 let op = params.writes[*ix][usize::from(r.durable.last_seq)];
                 let change = r.durable.local_write(0, op, params.merge());
                 // Acknowledged only after the durable step.
-                o.save(r.durable.clone());
+                if params.flaw != Flaw::AckBeforeDurable {
+                    o.save(r.durable.clone());
+                }
                 o.send(
                     params.client(),
                     Msg::Ack {

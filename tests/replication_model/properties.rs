@@ -106,7 +106,7 @@ fn fair_delivery_converges(m: &Cluster, s: &State) -> bool {
         for &(x, y) in &p.links {
             for (a, b) in [(x, y), (y, x)] {
                 loop {
-                    let batch = ds[b].serve(&ds[a].version_vector(), p.batch);
+                    let batch = ds[b].serve(&ds[a].version_vector(), p.batch, p.forward());
                     if batch.is_empty() || !ds[a].apply_batch(&batch, p.accept(), p.merge()) {
                         break;
                     }

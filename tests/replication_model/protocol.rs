@@ -179,12 +179,15 @@ impl Durable {
         change
     }
 
-    /// The answer to `Pull{vv}`: per origin, what follows `vv[origin]`, at most `k` in all.
-    pub fn serve(&self, vv: &[u8], k: usize) -> Vec<Change> {
+    /// The answer to `Pull{vv}`: per origin, what follows `vv[origin]`, at most `k` in
+    /// all. Without `forward` (a deliberate flaw) only this replica's own changes.
+    pub fn serve(&self, vv: &[u8], k: usize, forward: bool) -> Vec<Change> {
         self.logs
             .iter()
             .zip(vv)
-            .flat_map(|(log, &held)| log.iter().filter(move |c| c.seq > held))
+            .enumerate()
+            .filter(|(o, _)| forward || *o == usize::from(self.me))
+            .flat_map(|(_, (log, &held))| log.iter().filter(move |c| c.seq > held))
             .take(k)
             .copied()
             .collect()
