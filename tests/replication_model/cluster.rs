@@ -122,7 +122,7 @@ pub enum Request {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReplicaState {
-    /// Equal to the saved storage except under `Flaw::KeyTakeNotDurable`/`HlcNotDurable`.
+    /// Equal to the saved storage, except under the flaws that skip or undo a save.
     pub durable: Durable,
     /// Volatile: keys taken whose reply has not left yet; a crash loses them.
     pub pending: Vec<KeyId>,
@@ -281,25 +281,27 @@ pub struct Ghost {
 }
 
 fn record_out(_: &Arc<Params>, ghost: &Ghost, env: Envelope<&Msg>) -> Option<Ghost> {
-    let mut next = ghost.clone();
-    match env.msg {
+    match *env.msg {
         Msg::Ack { origin, seq } => {
-            next.acked.insert((*origin, *seq));
+            let mut next = ghost.clone();
+            next.acked.insert((origin, seq));
+            Some(next)
         }
         Msg::KeyIssued(key) => {
-            let at = next.issued.partition_point(|k| k <= key);
-            next.issued.insert(at, *key);
+            let mut next = ghost.clone();
+            let at = next.issued.partition_point(|&k| k <= key);
+            next.issued.insert(at, key);
+            Some(next)
         }
-        Msg::Pull(_) | Msg::Batch(_) => return None,
+        Msg::Pull(_) | Msg::Batch(_) => None,
     }
-    Some(next)
 }
 
 pub type State = ActorModelState<Node, Ghost>;
 pub type Action = ActorModelAction<Msg, Timer, Request>;
 
-/// The actor model. Client links are reliable: a lost ack would only mean "not
-/// acknowledged", which the ghost already expresses by not recording it.
+/// The actor model. The client neither crashes nor loses messages: a lost ack would
+/// only mean "not acknowledged", which the ghost expresses by not recording it.
 pub struct Cluster {
     pub params: Arc<Params>,
     inner: ActorModel<Node, Arc<Params>, Ghost>,
