@@ -137,7 +137,10 @@ fn full_mesh_converges() {
         replication(full_mesh(), conflict(), Flaw::None),
         HasDiscoveries::AnyFailures,
     );
-    assert_correct(&checker, &[ALL_EVERYWHERE, TOMBSTONE_WINS, UPSERT_WINS]);
+    assert_correct(
+        &checker,
+        &[ALL_EVERYWHERE, TOMBSTONE_WINS, UPSERT_WINS, DOWN_BEHIND],
+    );
 }
 
 #[test]
@@ -155,7 +158,13 @@ fn partitioned_pair_converges_through_third_replica() {
     let checker = check("R0-R2 cut", params, HasDiscoveries::AnyFailures);
     assert_correct(
         &checker,
-        &[FORWARDED, ALL_EVERYWHERE, TOMBSTONE_WINS, UPSERT_WINS],
+        &[
+            FORWARDED,
+            ALL_EVERYWHERE,
+            TOMBSTONE_WINS,
+            UPSERT_WINS,
+            DOWN_BEHIND,
+        ],
     );
 }
 

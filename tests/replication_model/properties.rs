@@ -17,6 +17,7 @@ pub const ALL_EVERYWHERE: &str = "every write is acked and held by every replica
 pub const FORWARDED: &str = "a change reaches a replica through a third one";
 pub const TOMBSTONE_WINS: &str = "a delete wins over a concurrent upsert";
 pub const UPSERT_WINS: &str = "an upsert wins over a concurrent delete";
+pub const DOWN_BEHIND: &str = "a replica is down while it lacks an acked change";
 
 pub fn all() -> Vec<Property<Cluster>> {
     vec![
@@ -31,6 +32,7 @@ pub fn all() -> Vec<Property<Cluster>> {
         Property::sometimes(FORWARDED, forwarded),
         Property::sometimes(TOMBSTONE_WINS, |m, s| conflict_won_by(m, s, false)),
         Property::sometimes(UPSERT_WINS, |m, s| conflict_won_by(m, s, true)),
+        Property::sometimes(DOWN_BEHIND, down_behind),
     ]
 }
 
@@ -147,6 +149,13 @@ fn all_everywhere(m: &Cluster, s: &State) -> bool {
                 .zip(&m.params.writes)
                 .all(|(log, w)| log.len() == w.len())
         })
+}
+
+/// Crashes are explored in replication runs too: one must catch up after restarting.
+fn down_behind(m: &Cluster, s: &State) -> bool {
+    m.durables(s)
+        .enumerate()
+        .any(|(i, d)| s.crashed[i] && s.history.acked.iter().any(|&(o, seq)| !d.holds(o, seq)))
 }
 
 fn forwarded(m: &Cluster, s: &State) -> bool {
