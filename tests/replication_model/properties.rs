@@ -15,8 +15,8 @@ pub const KEY_ISSUED: &str = "a pool key is issued";
 pub const REPLY_LOST: &str = "a crash loses a key reply but not the take";
 pub const ALL_EVERYWHERE: &str = "every write is acked and held by every replica";
 pub const FORWARDED: &str = "a change reaches a replica through a third one";
-pub const TOMBSTONE_WINS: &str = "a delete wins over a concurrent upsert";
-pub const UPSERT_WINS: &str = "an upsert wins over a concurrent delete";
+pub const TOMBSTONE_WINS: &str = "a delete wins over an upsert of the entity";
+pub const UPSERT_WINS: &str = "an upsert wins over a delete of the entity";
 pub const DOWN_BEHIND: &str = "a replica is down while it lacks an acked change";
 
 pub fn all() -> Vec<Property<Cluster>> {
