@@ -183,6 +183,25 @@ async fn three_nodes_two_sites_partition_and_heal() {
     }
     assert!(d["objects"].starts_with("75:"), "75 keys everywhere: {d:?}");
     assert_eq!(peer_state(&mut apis[0], "n3").await, "up");
+
+    // The audit trail replicates too: every node ends holding all three chains, and
+    // each verifies (hashes and signed checkpoints) where it arrived.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for api in apis.iter_mut() {
+        loop {
+            let (s, v) = api.call(Method::POST, "/v1/audit/verify", None).await;
+            assert_eq!(s, 200, "{v}");
+            assert_eq!(v["ok"], true, "replicated chains verify: {v}");
+            if v["origins"] == 3 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "audit chains did not all arrive: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -362,4 +381,83 @@ async fn read_only_node_refuses_writes_naming_a_writable_node() {
         v["error"]["message"].as_str().unwrap_or("").contains("n1"),
         "names a writable node: {v}"
     );
+}
+
+/// Rolling upgrades: a peer more than one minor version away, or of another major, is
+/// refused with a message saying so; a malformed first frame gets a protocol error;
+/// Pull without a registered node certificate is refused. Nothing changes on the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_handshake_refuses_incompatible_or_unknown_peers() {
+    use clavis::cluster::wire::{self, code, Message};
+    let mut n1 = Node::new(1, "dc1", "").await;
+    let (token, _, ca) = init_first(&n1).await;
+    n1.start();
+    let mut api = Api::new(&n1, &ca, &token);
+    let before = api.digest().await.expect("digest");
+    let tls = std::sync::Arc::new(clavis::tls::client_config(&ca, None).expect("tls"));
+    let connect = || async {
+        let tcp = tokio::net::TcpStream::connect(n1.listen).await.expect("tcp");
+        tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(
+                rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name"),
+                tcp,
+            )
+            .await
+            .expect("tls")
+    };
+    let hello = |major, minor| Message::Hello {
+        major,
+        minor,
+        node_id: "someone".into(),
+        replica_id: "r".into(),
+    };
+    for (major, minor) in [(wire::MAJOR + 1, 0), (wire::MAJOR, wire::MINOR + 2)] {
+        let mut s = connect().await;
+        wire::send(&mut s, &hello(major, minor)).await.expect("send");
+        match wire::recv(&mut s, 65536).await.expect("answer") {
+            Message::Error { code: c, message } => {
+                assert_eq!(c, code::VERSION);
+                assert!(message.contains("upgrade"), "{message}");
+            }
+            other => panic!("expected a version error, got {other:?}"),
+        }
+    }
+    // A compatible version without a node certificate is not a member.
+    let mut s = connect().await;
+    wire::send(&mut s, &hello(wire::MAJOR, wire::MINOR + 1))
+        .await
+        .expect("send");
+    match wire::recv(&mut s, 65536).await.expect("answer") {
+        Message::Error { code: c, .. } => assert_eq!(c, code::NOT_MEMBER),
+        other => panic!("expected refusal, got {other:?}"),
+    }
+    // Garbage in a well-formed frame.
+    let mut s = connect().await;
+    tokio::io::AsyncWriteExt::write_all(&mut s, &[0, 0, 0, 3, 99, 1, 2])
+        .await
+        .expect("write");
+    match wire::recv(&mut s, 65536).await.expect("answer") {
+        Message::Error { code: c, .. } => assert_eq!(c, code::PROTOCOL),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+    // A join with a made-up token.
+    let mut s = connect().await;
+    wire::send(
+        &mut s,
+        &Message::Join {
+            token: "clvN_forged".into(),
+            name: "intruder".into(),
+            site: "x".into(),
+            cluster_addr: "127.0.0.1:1".into(),
+            replica_id: "r".into(),
+            tls_names: String::new(),
+        },
+    )
+    .await
+    .expect("send");
+    match wire::recv(&mut s, 65536).await.expect("answer") {
+        Message::Error { code: c, .. } => assert_eq!(c, code::BAD_TOKEN),
+        other => panic!("expected a token error, got {other:?}"),
+    }
+    assert_eq!(api.digest().await.expect("digest"), before, "nothing changed");
 }

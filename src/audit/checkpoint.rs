@@ -43,7 +43,7 @@ impl CheckpointKind {
 pub const CHECKPOINT_TAG: &[u8] = b"clavis-audit-checkpoint-v1\0";
 
 /// One checkpoint, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Checkpoint {
     /// Origin replica of the chain.
     pub origin: String,
@@ -121,6 +121,10 @@ impl Checkpoint {
 pub(crate) mod hex_bytes {
     pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(b))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        hex::decode(s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -197,25 +197,33 @@ pub async fn copy_from(
     let mut last = Instant::now();
     loop {
         let vv = store.version_vector().await?;
+        let audit_vv = store.audit_version_vector().await?;
         wire::send(
             &mut conn,
             &Message::Pull {
                 max_changes: 5000,
                 wait_ms: 0,
                 vv,
+                audit_vv,
             },
         )
         .await
         .map_err(|e| err(e.to_string()))?;
-        let (theirs, changes) = match wire::recv(&mut conn, wire::MAX_FRAME)
+        let (theirs, changes, audit, checkpoints) = match wire::recv(&mut conn, wire::MAX_FRAME)
             .await
             .map_err(|e| err(e.to_string()))?
         {
-            Message::Batch { vv, changes } => (vv, changes),
+            Message::Batch {
+                vv,
+                changes,
+                audit,
+                checkpoints,
+            } => (vv, changes, audit, checkpoints),
             Message::Error { message, .. } => return Err(JoinError::Refused(message)),
             _ => return Err(JoinError::Refused("unexpected answer to Pull".into())),
         };
-        if changes.is_empty() {
+        store.apply_audit(node_id, &audit, &checkpoints).await?;
+        if changes.is_empty() && audit.is_empty() {
             progress(copied, copied);
             return Ok(copied);
         }

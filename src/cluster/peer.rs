@@ -238,12 +238,18 @@ async fn session(
             .version_vector()
             .await
             .map_err(|e| e.to_string())?;
+        let audit_vv = svc
+            .store()
+            .audit_version_vector()
+            .await
+            .map_err(|e| e.to_string())?;
         wire::send(
             &mut tls,
             &Message::Pull {
                 max_changes: settings.batch,
                 wait_ms,
                 vv: vv.clone(),
+                audit_vv,
             },
         )
         .await
@@ -255,8 +261,13 @@ async fn session(
         .await
         .map_err(|_| "no answer to Pull within the timeout".to_owned())?
         .map_err(|e| e.to_string())?;
-        let (theirs, changes) = match answer {
-            Message::Batch { vv, changes } => (vv, changes),
+        let (theirs, changes, audit, checkpoints) = match answer {
+            Message::Batch {
+                vv,
+                changes,
+                audit,
+                checkpoints,
+            } => (vv, changes, audit, checkpoints),
             Message::Error { message, .. } => return Err(format!("peer refused: {message}")),
             _ => return Err("unexpected answer to Pull".into()),
         };
@@ -270,6 +281,12 @@ async fn session(
                     .map_err(|e| format!("applying changes: {e}"))?,
             )
         };
+        if !audit.is_empty() || !checkpoints.is_empty() {
+            svc.store()
+                .apply_audit(&svc.node().node_id, &audit, &checkpoints)
+                .await
+                .map_err(|e| format!("storing audit records: {e}"))?;
+        }
         let ours = if report.is_some() {
             svc.store()
                 .version_vector()

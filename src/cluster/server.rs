@@ -156,13 +156,14 @@ async fn connection(
             max_changes,
             wait_ms,
             vv,
+            audit_vv,
         } = msg
         else {
             return refuse(&mut tls, code::PROTOCOL, "expected Pull".into()).await;
         };
         let max = i64::from(max_changes.clamp(1, settings.batch));
         let wait = Duration::from_millis(u64::from(wait_ms)).min(settings.wait);
-        let batch = match pull(svc, &vv, max, wait).await {
+        let batch = match pull(svc, &vv, &audit_vv, max, wait).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "reading changes for a peer failed");
@@ -184,6 +185,7 @@ async fn connection(
 async fn pull(
     svc: &KeyService,
     theirs: &crate::store::VersionVector,
+    their_audit: &crate::store::VersionVector,
     max: i64,
     wait: Duration,
 ) -> Result<Message, crate::store::StoreError> {
@@ -197,9 +199,15 @@ async fn pull(
         notified.as_mut().enable();
         let vv = svc.store().version_vector().await?;
         let changes = svc.store().changes_for(theirs, max).await?;
+        let (audit, checkpoints) = svc.store().audit_for(their_audit, max).await?;
         let now = tokio::time::Instant::now();
-        if !changes.is_empty() || now >= deadline {
-            return Ok(Message::Batch { vv, changes });
+        if !changes.is_empty() || !audit.is_empty() || now >= deadline {
+            return Ok(Message::Batch {
+                vv,
+                changes,
+                audit,
+                checkpoints,
+            });
         }
         // Nodes sharing the database commit without notifying this process: look
         // again at least every 50 ms.

@@ -5,8 +5,9 @@
 //! string  = u16 length | UTF-8          bytes = u32 length | bytes
 //! Hello   (1)  u16 major | u16 minor | string node_id | string replica_id
 //! Welcome (2)  u16 major | u16 minor | string node_id | string replica_id | string site
-//! Pull    (3)  u32 max_changes | u32 wait_ms | vv
+//! Pull    (3)  u32 max_changes | u32 wait_ms | vv | audit vv
 //! Batch   (4)  vv (the sender's) | u32 n | change * n
+//!              | u32 n | bytes (audit record, JSON) * n | u32 n | bytes (checkpoint, JSON) * n
 //! Join    (5)  string token | string name | string site | string cluster_addr | string replica_id
 //!              | string tls_names (comma-separated)
 //! Joined  (6)  string node_id | string cert_pem | string key_pkcs8_hex | string ca_pem | string master_key_id
@@ -79,6 +80,8 @@ pub enum Message {
         wait_ms: u32,
         /// The puller's version vector.
         vv: VersionVector,
+        /// The last seq the puller holds of each origin's audit chain.
+        audit_vv: VersionVector,
     },
     /// Server → puller: changes.
     Batch {
@@ -86,6 +89,10 @@ pub enum Message {
         vv: VersionVector,
         /// The changes, each origin in sequence order.
         changes: Vec<Change>,
+        /// Audit records the puller lacks, each origin in chain order.
+        audit: Vec<crate::store::audit::AuditRecord>,
+        /// Checkpoints signed over those records.
+        checkpoints: Vec<crate::audit::Checkpoint>,
     },
     /// New node → sponsor: join with a one-time token.
     Join {
@@ -282,13 +289,20 @@ impl Message {
                 max_changes,
                 wait_ms,
                 vv,
+                audit_vv,
             } => {
                 w.u8(3);
                 w.u32(*max_changes);
                 w.u32(*wait_ms);
                 w.vv(vv);
+                w.vv(audit_vv);
             }
-            Message::Batch { vv, changes } => {
+            Message::Batch {
+                vv,
+                changes,
+                audit,
+                checkpoints,
+            } => {
                 w.u8(4);
                 w.vv(vv);
                 w.u32(changes.len() as u32);
@@ -305,6 +319,14 @@ impl Message {
                     });
                     w.bytes(&c.payload);
                     w.i64(c.created_at);
+                }
+                w.u32(audit.len() as u32);
+                for r in audit {
+                    w.bytes(&serde_json::to_vec(r).unwrap_or_default());
+                }
+                w.u32(checkpoints.len() as u32);
+                for c in checkpoints {
+                    w.bytes(&serde_json::to_vec(c).unwrap_or_default());
                 }
             }
             Message::Join {
@@ -369,6 +391,7 @@ impl Message {
                 max_changes: r.u32()?,
                 wait_ms: r.u32()?,
                 vv: r.vv()?,
+                audit_vv: r.vv()?,
             },
             4 => {
                 let vv = r.vv()?;
@@ -402,7 +425,28 @@ impl Message {
                         created_at,
                     });
                 }
-                Message::Batch { vv, changes }
+                let n = r.count(4)?;
+                let mut audit = Vec::with_capacity(n);
+                for _ in 0..n {
+                    audit.push(
+                        serde_json::from_slice(&r.bytes()?)
+                            .map_err(|_| WireError::Malformed("audit record"))?,
+                    );
+                }
+                let n = r.count(4)?;
+                let mut checkpoints = Vec::with_capacity(n);
+                for _ in 0..n {
+                    checkpoints.push(
+                        serde_json::from_slice(&r.bytes()?)
+                            .map_err(|_| WireError::Malformed("audit checkpoint"))?,
+                    );
+                }
+                Message::Batch {
+                    vv,
+                    changes,
+                    audit,
+                    checkpoints,
+                }
             }
             5 => Message::Join {
                 token: r.str()?,
@@ -474,8 +518,11 @@ mod tests {
                 max_changes: 100,
                 wait_ms: 500,
                 vv: vv.clone(),
+                audit_vv: vv.clone(),
             },
             Message::Batch {
+                audit: Vec::new(),
+                checkpoints: Vec::new(),
                 vv,
                 changes: vec![Change {
                     origin: "r1".into(),

@@ -8,6 +8,7 @@
 //! both backends; the test suite runs every store test on both.
 
 pub mod audit;
+mod audit_replicate;
 mod authz;
 mod changelog;
 mod cluster;
@@ -23,6 +24,7 @@ pub mod replicate;
 mod users;
 
 pub use authz::{GroupRecord, ManageGrant, WalletGrant, WalletRecord};
+pub use audit_replicate::AuditApplyReport;
 pub use changelog::{Change, ChangeOp};
 pub use cluster::{ClusterNode, NodeMember};
 pub use credentials::{Credential, MasterKeyRecord, NodeAgentAddr, NodeRecord};
