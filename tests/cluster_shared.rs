@@ -244,3 +244,79 @@ async fn cluster_over_pkcs11_root_of_trust() {
     assert_all_readable(&mut apis, &acked).await;
     eprintln!("total: {:?}", t0.elapsed());
 }
+
+fn object(id: &str) -> clavis::store::StoredObject {
+    use clavis::keys::{Algorithm, Attributes, ObjectMeta, ObjectType, State};
+    clavis::store::StoredObject {
+        meta: ObjectMeta {
+            id: id.to_owned(),
+            object_type: ObjectType::SymmetricKey,
+            algorithm: Some(Algorithm::Aes),
+            length: Some(256),
+            state: State::Active,
+            name: Some(format!("race-{id}")),
+            attributes: Attributes::default(),
+            created_at: 1_700_000_000,
+            updated_at: 1_700_000_000,
+        },
+        wrapped: Some(vec![0xC7; 56]),
+        master_key_id: Some("clavis-mk-test".into()),
+        hlc: 1_700_000_000 << 16,
+        origin_node: "node-b".into(),
+        owner: Some("system".into()),
+    }
+}
+
+/// What the nodes of a shared-database replica do when they pull the same changes
+/// from a peer at the same moment: each batch is applied once, and the node that comes
+/// second finds the cursor moved and counts duplicates, instead of failing on the
+/// change log's primary key (which ends its replication session and backs it off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_sharing_a_database_apply_the_same_batch_at_once() {
+    use clavis::store::Store;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let peer = Store::open(&format!("sqlite://{}/b.db", dir.path().display()), 2)
+        .await
+        .expect("open peer");
+    peer.init_replica("replica-b", 1_700_000_000)
+        .await
+        .expect("init peer");
+    for i in 0..400 {
+        let mut tx = peer.begin_write("node-b").await.expect("begin");
+        tx.insert_object(&object(&format!("obj-{i:04}")))
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+    let changes = peer
+        .changes_for(&Default::default(), 100_000)
+        .await
+        .expect("feed");
+    assert_eq!(changes.len(), 400);
+
+    // Two nodes: two connection pools on one database.
+    let pg = common::pg::fresh_database().await;
+    let n1 = Store::open(&pg, 4).await.expect("open n1");
+    n1.init_replica("replica-a", 1_700_000_000)
+        .await
+        .expect("init replica A");
+    let n2 = Store::open(&pg, 4).await.expect("open n2");
+    for batch in changes.chunks(40) {
+        let (r1, r2) = tokio::join!(
+            n1.apply_changes("node-a1", batch),
+            n2.apply_changes("node-a2", batch)
+        );
+        let (r1, r2) = (
+            r1.expect("n1 applies or skips the batch"),
+            r2.expect("n2 applies or skips the batch"),
+        );
+        assert_eq!(r1.applied + r2.applied, batch.len() as u64, "{r1:?} {r2:?}");
+        assert_eq!(r1.duplicates + r2.duplicates, batch.len() as u64);
+    }
+    let vv = n2.version_vector().await.expect("vv");
+    assert_eq!(vv.get("replica-b"), Some(&400));
+    assert_eq!(
+        peer.replicated_digest().await.expect("digest")["objects"],
+        n1.replicated_digest().await.expect("digest")["objects"]
+    );
+}
