@@ -136,13 +136,20 @@ impl WriteTx {
         row.map(|r| r.0).ok_or(StoreError::NotInitialized)
     }
 
+    /// The cursor of `origin`, with its row locked to the commit. Nodes sharing a
+    /// PostgreSQL database pull the same changes at once; a plain read would let both
+    /// see the old cursor and the second fail on the change log's key. The no-op upsert
+    /// waits for the other's commit and returns the cursor it moved.
     async fn cursor(&mut self, origin: &str) -> Result<i64, StoreError> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT applied_seq FROM replication_cursors WHERE origin = $1")
-                .bind(origin)
-                .fetch_optional(self.conn())
-                .await?;
-        Ok(row.map(|r| r.0).unwrap_or(0))
+        let (seq,): (i64,) = sqlx::query_as(
+            "INSERT INTO replication_cursors (origin, applied_seq) VALUES ($1, 0) \
+             ON CONFLICT (origin) DO UPDATE SET applied_seq = replication_cursors.applied_seq \
+             RETURNING applied_seq",
+        )
+        .bind(origin)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(seq)
     }
 
     async fn set_cursor(&mut self, origin: &str, seq: i64) -> Result<(), StoreError> {

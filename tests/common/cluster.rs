@@ -111,8 +111,21 @@ pub struct Node {
 }
 
 impl Node {
-    /// Writes the config of node `index` (1-based) in `site`.
+    /// Writes the config of node `index` (1-based) in `site`: SQLite, software root of
+    /// trust.
     pub async fn new(index: u8, site: &str, extra: &str) -> Node {
+        Node::with_store(index, site, None, super::node::SOFTWARE_ROT, extra).await
+    }
+
+    /// Like [`Node::new`] with the store URL (None = SQLite in the data directory) and
+    /// the `[root_of_trust]` section given.
+    pub async fn with_store(
+        index: u8,
+        site: &str,
+        store_url: Option<&str>,
+        rot_section: &str,
+        extra: &str,
+    ) -> Node {
         let dir = tempfile::tempdir().expect("tempdir");
         let ip_s = format!("127.0.0.{}", 10 + index);
         let ip: IpAddr = ip_s.parse().expect("ip");
@@ -120,9 +133,12 @@ impl Node {
         let listen = SocketAddr::new(ip, port);
         let proxy = Proxy::start(listen).await;
         let name = format!("n{index}");
+        let store = store_url
+            .map(|u| format!("[store]\nurl = \"{u}\"\n\n"))
+            .unwrap_or_default();
         let text = format!(
-            "[node]\nname = \"{name}\"\nsite = \"{site}\"\ndata_dir = \"data\"\n\n\
-             [root_of_trust]\nkind = \"software\"\npassphrase_file = \"rot-passphrase\"\n\n\
+            "[node]\nname = \"{name}\"\nsite = \"{site}\"\ndata_dir = \"data\"\n\n{store}\
+             {rot_section}\n\
              [api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n\n[agent]\nenabled = false\n\n\
              [pool]\nrefill = false\n\n\
              [cluster]\nenabled = true\nlisten = \"{listen}\"\nadvertise = \"{}\"\nsource_addr = \"{ip}\"\n\
@@ -262,6 +278,25 @@ pub async fn join(sponsor: &Node, api: &mut Api, node: &Node, recovery: &str, ca
     assert!(
         out.status.success(),
         "join-cluster failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `clavisd join` for `node`: a second node of the replica whose database its
+/// `[store] url` names (shared-database mode). Its root of trust must already hold the
+/// replica's master key.
+pub fn join_shared(node: &Node, recovery: &str) {
+    let out = std::process::Command::new(clavisd_bin())
+        .args(["join", "--config"])
+        .arg(&node.config)
+        .env("CLAVIS_RECOVERY_PASSPHRASE", recovery)
+        .env("CLAVIS_LOG", "warn")
+        .output()
+        .expect("run clavisd join");
+    assert!(
+        out.status.success(),
+        "clavisd join failed: {}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
