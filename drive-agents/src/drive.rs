@@ -137,13 +137,20 @@ pub struct KadLimits {
     pub max_akad: usize,
 }
 
-/// How a loaded key is used.
+/// Why a key is loaded.
+///
+/// Either way the drive encrypts writes with it: SSC-4 has no encryption mode
+/// that refuses writes (ENCRYPTION MODE DISABLE writes plaintext, EXTERNAL
+/// writes the host's bytes unencrypted), so a key loaded to read a tape must
+/// still encrypt whatever the backup application appends or overwrites. The
+/// agent replaces a read key whose encryption period is over with the data
+/// unit's write key when the tape reaches a filemark or the end of data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyMode {
-    /// Encrypt writes; decrypt reads, passing unencrypted blocks (MIXED).
+    /// The data unit's write key, handed out for new data.
     Encrypt,
-    /// Decrypt reads only (MIXED); writes are not encrypted with this key.
-    DecryptOnly,
+    /// The key a block on the tape names, loaded to read it (MIXED).
+    Read,
 }
 
 /// The drive's current encryption parameters.

@@ -5,8 +5,10 @@
 //! real drive sees. Tapes are files in a library directory (see
 //! [`tape_path`]), so they outlive the process and move between drives
 //! sharing the directory. The drive encrypts with AES-256-GCM (algorithm
-//! index 1) and, by default, refuses to write without a key, like a drive
-//! whose encryption is managed by an external key manager.
+//! index 1). Like a real drive, it writes plaintext once the host has set
+//! ENCRYPTION MODE DISABLE (SSC-4 has no mode that refuses writes); before any
+//! Set Data Encryption page, and again after a key is cleared at unload, it
+//! refuses writes by default, like a drive configured to need a key.
 //!
 //! It never panics on input: unknown or short CDBs and malformed pages end
 //! in CHECK CONDITION, ILLEGAL REQUEST.
@@ -83,6 +85,9 @@ struct Encryption {
     rdmc: u8,
     key: Option<crypt::DataKey>,
     kad: KeyAssociatedData,
+    /// The host set ENCRYPTION MODE DISABLE: writes go to tape in clear,
+    /// whatever the drive's power-on policy.
+    host_disabled: bool,
 }
 
 impl Encryption {
@@ -97,6 +102,7 @@ impl Encryption {
             rdmc: 0,
             key: None,
             kad: KeyAssociatedData::default(),
+            host_disabled: false,
         }
     }
 
@@ -195,7 +201,8 @@ impl EmulatedDrive {
         &self.library
     }
 
-    /// Whether writes without a key are refused (the default).
+    /// Whether writes are refused while the host has set no encryption
+    /// mode (the default). Once the host sets DISABLE, writes are plaintext.
     pub fn set_require_key_for_write(&mut self, on: bool) {
         self.require_key_for_write = on;
     }

@@ -231,7 +231,8 @@ impl<T: ScsiTransport> Drive for LtoDrive<T> {
         &mut self,
         key: &[u8],
         kad: &KeyAssociatedData,
-        mode: KeyMode,
+        // Both modes load the same way on LTO; other families may differ.
+        _mode: KeyMode,
     ) -> Result<(), DriveError> {
         let caps = self.capabilities()?;
         if caps.configuration_prevented {
@@ -263,10 +264,10 @@ impl<T: ScsiTransport> Drive for LtoDrive<T> {
         // never meets this one's key.
         page.ckod = true;
         page.rdmc = RDMC_DISABLE_RAW;
-        page.encryption_mode = match mode {
-            KeyMode::Encrypt => EncryptionMode::Encrypt,
-            KeyMode::DecryptOnly => EncryptionMode::Disable,
-        };
+        // ENCRYPT in both modes: DISABLE would make a drive holding a read key
+        // write appended data in clear (see KeyMode). MIXED reads the
+        // unencrypted labels some applications write before encrypted data.
+        page.encryption_mode = EncryptionMode::Encrypt;
         page.decryption_mode = DecryptionMode::Mixed;
         page.algorithm_index = alg.index;
         page.kad_format = KAD_FORMAT_BINARY;

@@ -192,7 +192,7 @@ fn full_cycle(a: &mut dyn Station, b: &mut dyn Station, library: &Path) {
 
     // A wrong key is refused and the position does not move.
     b.drive()
-        .load_key(&KEY_2, &KeyAssociatedData::default(), KeyMode::DecryptOnly)
+        .load_key(&KEY_2, &KeyAssociatedData::default(), KeyMode::Read)
         .unwrap();
     let e = host::read_block(b.app(), 1 << 20).unwrap_err();
     assert_eq!(condition(&e), Some(Condition::IncorrectKey));
@@ -200,9 +200,9 @@ fn full_cycle(a: &mut dyn Station, b: &mut dyn Station, library: &Path) {
     assert_eq!(nb.state, BlockEncryption::EncryptedKeyUnavailable);
     assert_eq!(nb.logical_object_number, 0);
 
-    // The right key (decrypt only) reads everything back.
+    // The right key (loaded to read) reads everything back.
     b.drive()
-        .load_key(&KEY_1, &KeyAssociatedData::default(), KeyMode::DecryptOnly)
+        .load_key(&KEY_1, &KeyAssociatedData::default(), KeyMode::Read)
         .unwrap();
     assert_eq!(
         b.drive().next_block().unwrap().state,
@@ -227,17 +227,40 @@ fn full_cycle(a: &mut dyn Station, b: &mut dyn Station, library: &Path) {
         ReadOutcome::EndOfData
     );
 
-    // Decrypt-only does not encrypt, so the drive refuses to write in clear.
-    let e = host::write_block(b.app(), b"more").unwrap_err();
-    assert_eq!(condition(&e), Some(Condition::EncryptionKeyRequired));
+    // A read key encrypts what is appended: the drive holds one key, and a
+    // real drive with ENCRYPTION MODE DISABLE would write this in clear.
+    let st = b.drive().status().unwrap();
+    assert_eq!(
+        (st.encryption, st.decryption),
+        (EncryptionMode::Encrypt, DecryptionMode::Mixed)
+    );
+    let appended = b"APPENDED-AFTER-READ-0001";
+    host::write_block(b.app(), appended).unwrap();
+    host::rewind(b.app()).unwrap();
+    for _ in 0..4 {
+        host::read_block(b.app(), 1 << 20).unwrap(); // 3 blocks and the filemark
+    }
+    let nb = b.drive().next_block().unwrap();
+    assert_eq!(nb.state, BlockEncryption::EncryptedKeyAvailable);
+    assert_eq!(
+        host::read_block(b.app(), 1 << 20).unwrap(),
+        ReadOutcome::Block(appended.to_vec())
+    );
+    let raw = std::fs::read(tape_path(library, BARCODE)).unwrap();
+    assert!(!raw.windows(appended.len()).any(|w| w == appended));
 
-    // Clearing the key.
+    // Clearing the key sets DISABLE, and like a real drive the emulator then
+    // writes in clear (SSC-4 has no mode that refuses writes).
     b.drive().clear_key().unwrap();
     let st = b.drive().status().unwrap();
     assert_eq!(
         (st.encryption, st.decryption),
         (EncryptionMode::Disable, DecryptionMode::Disable)
     );
+    let clear = b"WRITTEN-WITH-ENCRYPTION-DISABLED";
+    host::write_block(b.app(), clear).unwrap();
+    let raw = std::fs::read(tape_path(library, BARCODE)).unwrap();
+    assert!(raw.windows(clear.len()).any(|w| w == clear));
 }
 
 #[test]

@@ -2,13 +2,19 @@
 //!
 //! Every poll reads the loaded medium. A new medium (another barcode or serial) is
 //! classified by its next block: encrypted data means the tape is being read, so the
-//! key its KAD names is fetched and loaded for decryption only; a blank tape or
+//! key its KAD names is fetched and loaded to read it; a blank tape or
 //! unencrypted data at the beginning of tape means it is about to be written, so the
 //! data unit's write key is fetched and loaded for encryption, with its ID as the KAD
 //! ([`super::kad`]). After that, every poll checks that the agent's key is still the
 //! drive's (the key instance counter), and whether the next block needs another key
 //! (a tape may hold several): that key is fetched and loaded. When the medium leaves,
 //! the key is cleared and its use reported.
+//!
+//! A drive encrypts writes with whatever key it holds ([`KeyMode`]), read keys too, so
+//! an append after a read is never plaintext. A loaded key whose encryption period is
+//! over must not protect new data: when the next object is not an encrypted block
+//! (a filemark or the end of data, where writing continues), the agent swaps it for
+//! the data unit's write key.
 //!
 //! A failure to get or load a key leaves the drive without that key, so it refuses to
 //! decrypt; the agent never loads a key other than the one the tape names or the data
@@ -66,6 +72,8 @@ pub enum Event {
 struct LoadedKey {
     key_id: String,
     mode: KeyMode,
+    /// When the key stops protecting new data (Unix seconds), as the node said.
+    protect_stop_date: Option<i64>,
     /// The drive's key instance counter right after loading: when it changes, the
     /// drive's key is no longer this one.
     counter: u32,
@@ -81,6 +89,16 @@ struct Current {
     backoff: Duration,
     /// The last "waiting" reason logged, so a steady state is logged once.
     noted: Option<String>,
+}
+
+impl LoadedKey {
+    /// Whether the key may still encrypt new data, by the node's protect-stop date.
+    fn may_protect(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.protect_stop_date.is_none_or(|t| now < t)
+    }
 }
 
 impl Current {
@@ -318,17 +336,19 @@ impl DriveService {
         }
         let needs_read_key = nb.state == BlockEncryption::EncryptedKeyUnavailable
             || (nb.state == BlockEncryption::EncryptedKeyAvailable && cur.loaded.is_none());
+        let write_position = matches!(
+            nb.state,
+            BlockEncryption::NotABlock | BlockEncryption::NotEncrypted
+        );
         if needs_read_key {
             self.load_read_key(cur, &nb, ev).await;
-        } else if cur.phase == Phase::Writing
-            && matches!(
-                nb.state,
-                BlockEncryption::NotABlock | BlockEncryption::NotEncrypted
-            )
-            && cur
-                .loaded
-                .as_ref()
-                .is_none_or(|l| l.mode != KeyMode::Encrypt)
+        } else if write_position
+            && ((cur.phase == Phase::Writing
+                && cur
+                    .loaded
+                    .as_ref()
+                    .is_none_or(|l| l.mode != KeyMode::Encrypt))
+                || cur.loaded.as_ref().is_some_and(|l| !l.may_protect()))
         {
             self.load_write_key(cur, ev).await;
         }
@@ -407,7 +427,7 @@ impl DriveService {
                 return;
             }
         };
-        self.load(cur, key, KeyMode::DecryptOnly, ev).await;
+        self.load(cur, key, KeyMode::Read, ev).await;
     }
 
     async fn load_write_key(&mut self, cur: &mut Current, ev: &mut Vec<Event>) {
@@ -436,6 +456,7 @@ impl DriveService {
             }
         };
         let key_id = key.key_id.clone();
+        let protect_stop_date = key.protect_stop_date;
         // The key moves into the drive task and is zeroized there when dropped.
         let loaded = self
             .with_drive(move |d| {
@@ -453,6 +474,7 @@ impl DriveService {
                 cur.loaded = Some(LoadedKey {
                     key_id: key_id.clone(),
                     mode,
+                    protect_stop_date,
                     counter: status.key_instance_counter,
                 });
                 cur.retry_at = None;

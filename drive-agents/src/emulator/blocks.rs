@@ -52,6 +52,11 @@ impl EmulatedDrive {
                     payload: ct,
                 }
             }
+            // SSC-4: DISABLE means "do not encrypt", not "do not write".
+            _ if self.enc.host_disabled => Record::Block {
+                sealing: None,
+                payload: data.to_vec(),
+            },
             _ if self.require_key_for_write => {
                 return fail(SenseKey::DataProtect, asc::KEY_REQUIRED)
             }
