@@ -14,6 +14,7 @@ use crate::keys::{
 use crate::store::{
     DataUnitLookup, DataUnitRecord, KeyUse, PoolKeyRecord, Store, StoreError, StoredObject, WriteTx,
 };
+use std::collections::{HashMap, VecDeque};
 use tokio::sync::{mpsc, oneshot};
 
 const MAX_BATCH: usize = 256;
@@ -122,21 +123,51 @@ async fn run(store: Store, node_id: String, mut rx: mpsc::Receiver<(DriveOp, Rep
     }
 }
 
-async fn apply_all<R>(
+/// Pool keys taken for a batch, per (wallet, algorithm, length).
+type Ready<'a> = HashMap<(&'a str, &'static str, u32), VecDeque<PoolKeyRecord>>;
+
+async fn apply_all<'a, R>(
     store: &Store,
     node_id: &str,
-    batch: &[(DriveOp, R)],
+    batch: &'a [(DriveOp, R)],
 ) -> Result<Vec<DriveOpDone>, StoreError> {
     let mut tx = store.begin_write(node_id).await?;
+    // One statement takes every pool key the batch needs from each key group, instead
+    // of a select and a delete per request.
+    let mut wanted: HashMap<(&'a str, &'static str, u32), usize> = HashMap::new();
+    for (op, _) in batch {
+        if let DriveOp::Take {
+            wallet_id, policy, ..
+        } = op
+        {
+            *wanted
+                .entry((wallet_id.as_str(), policy.algorithm.as_str(), policy.length))
+                .or_default() += 1;
+        }
+    }
+    let mut ready: Ready<'a> = HashMap::with_capacity(wanted.len());
+    for ((wallet, alg, len), n) in wanted {
+        let keys = tx.take_pool_keys(node_id, wallet, alg, len, n).await?;
+        ready.insert((wallet, alg, len), keys.into());
+    }
+    let mut events = Vec::with_capacity(batch.len());
     let mut out = Vec::with_capacity(batch.len());
     for (op, _) in batch {
-        out.push(apply(&mut tx, node_id, op).await?);
+        out.push(apply(&mut tx, node_id, op, &mut ready, &mut events).await?);
     }
+    // One chain append for the batch: one head update instead of one per request.
+    tx.append_audit_batch(&events, now_millis()).await?;
     tx.commit().await?;
     Ok(out)
 }
 
-async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpDone, StoreError> {
+async fn apply<'a>(
+    tx: &mut WriteTx,
+    node_id: &str,
+    op: &'a DriveOp,
+    ready: &mut Ready<'a>,
+    events: &mut Vec<AuditEvent>,
+) -> Result<DriveOpDone, StoreError> {
     let at_ms = now_millis();
     match op {
         DriveOp::Take {
@@ -147,9 +178,9 @@ async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpD
             hlc,
             event,
         } => {
-            let Some(key) = tx
-                .take_pool_key(node_id, wallet_id, policy.algorithm.as_str(), policy.length)
-                .await?
+            let Some(key) = ready
+                .get_mut(&(wallet_id.as_str(), policy.algorithm.as_str(), policy.length))
+                .and_then(VecDeque::pop_front)
             else {
                 return Ok(DriveOpDone::Empty);
             };
@@ -193,18 +224,19 @@ async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpD
                     match found {
                         Some(d) => d.id,
                         None => {
-                            tx.put_data_unit(rec).await?;
+                            tx.insert_data_unit(rec).await?;
                             rec.id.clone()
                         }
                     }
                 }
             };
-            tx.record_key_use(&data_unit_id, &key.id, KeyUse::WriteIssued, at_ms, *hlc)
+            // A pool key has never been used: its link is new.
+            tx.record_first_key_use(&data_unit_id, &key.id, KeyUse::WriteIssued, at_ms, *hlc)
                 .await?;
             let mut ev = event.clone();
             ev.object = Some(key.id.clone());
             ev.detail = Some(format!("data unit {data_unit_id}, new key from the pool"));
-            tx.append_audit(&ev, at_ms).await?;
+            events.push(ev);
             Ok(DriveOpDone::Taken {
                 meta: Box::new(obj.meta),
                 key: Box::new(key),
@@ -215,7 +247,7 @@ async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpD
             for (du, key, use_) in links {
                 tx.record_key_use(du, key, *use_, at_ms, *hlc).await?;
             }
-            tx.append_audit(event, at_ms).await?;
+            events.push(event.clone());
             Ok(DriveOpDone::Used)
         }
     }

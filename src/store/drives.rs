@@ -216,6 +216,36 @@ impl WriteTx {
             .bind(d.id.clone())
             .execute(self.conn())
             .await?;
+        self.insert_data_unit_row(d).await?;
+        let payload = to_json("data_units", d)?;
+        self.log_change(
+            d.hlc,
+            "data_unit",
+            &d.id,
+            ChangeOp::Upsert,
+            &payload,
+            d.updated_at,
+        )
+        .await
+    }
+
+    /// Inserts a data unit with a fresh ID (no row to replace), logging it. A taken
+    /// external unique ID fails with a unique violation.
+    pub async fn insert_data_unit(&mut self, d: &DataUnitRecord) -> Result<i64, StoreError> {
+        self.insert_data_unit_row(d).await?;
+        let payload = to_json("data_units", d)?;
+        self.log_change(
+            d.hlc,
+            "data_unit",
+            &d.id,
+            ChangeOp::Upsert,
+            &payload,
+            d.updated_at,
+        )
+        .await
+    }
+
+    async fn insert_data_unit_row(&mut self, d: &DataUnitRecord) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO data_units ({DU_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )))
@@ -232,16 +262,7 @@ impl WriteTx {
         .bind(d.origin_node.clone())
         .execute(self.conn())
         .await?;
-        let payload = to_json("data_units", d)?;
-        self.log_change(
-            d.hlc,
-            "data_unit",
-            &d.id,
-            ChangeOp::Upsert,
-            &payload,
-            d.updated_at,
-        )
-        .await
+        Ok(())
     }
 
     /// Looks a data unit up inside this transaction (so a batch sees its own inserts).
@@ -255,6 +276,67 @@ impl WriteTx {
             .fetch_optional(self.conn())
             .await?;
         row.as_ref().map(decode_du).transpose()
+    }
+
+    /// Records the first use of a key that no data unit has used yet (a key fresh
+    /// from the pool): the link cannot exist, so it is inserted without a look-up.
+    pub async fn record_first_key_use(
+        &mut self,
+        data_unit_id: &str,
+        key_id: &str,
+        use_: KeyUse,
+        at_ms: i64,
+        hlc: i64,
+    ) -> Result<DataUnitKeyRecord, StoreError> {
+        let (w, r, bw, br) = use_.counts();
+        let l = DataUnitKeyRecord {
+            data_unit_id: data_unit_id.to_owned(),
+            key_id: key_id.to_owned(),
+            first_used_at: at_ms,
+            last_used_at: at_ms,
+            writes: w,
+            reads: r,
+            bytes_written: bw,
+            bytes_read: br,
+        };
+        self.insert_link(&l).await?;
+        self.log_link(&l, hlc, at_ms).await?;
+        Ok(l)
+    }
+
+    async fn insert_link(&mut self, l: &DataUnitKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO data_unit_keys ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        )))
+        .bind(l.data_unit_id.clone())
+        .bind(l.key_id.clone())
+        .bind(l.first_used_at)
+        .bind(l.last_used_at)
+        .bind(l.writes)
+        .bind(l.reads)
+        .bind(l.bytes_written)
+        .bind(l.bytes_read)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    async fn log_link(
+        &mut self,
+        l: &DataUnitKeyRecord,
+        hlc: i64,
+        at_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let payload = to_json("data_unit_keys", l)?;
+        self.log_change(
+            hlc,
+            "data_unit_key",
+            &format!("{}/{}", l.data_unit_id, l.key_id),
+            ChangeOp::Upsert,
+            &payload,
+            at_ms / 1000,
+        )
+        .await
     }
 
     /// Records one use of `key_id` on a data unit: creates the link on first use, else
@@ -308,32 +390,11 @@ impl WriteTx {
                     bytes_written: bw,
                     bytes_read: br,
                 };
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO data_unit_keys ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                )))
-                .bind(l.data_unit_id.clone())
-                .bind(l.key_id.clone())
-                .bind(l.first_used_at)
-                .bind(l.last_used_at)
-                .bind(l.writes)
-                .bind(l.reads)
-                .bind(l.bytes_written)
-                .bind(l.bytes_read)
-                .execute(self.conn())
-                .await?;
+                self.insert_link(&l).await?;
                 l
             }
         };
-        let payload = to_json("data_unit_keys", &link)?;
-        self.log_change(
-            hlc,
-            "data_unit_key",
-            &format!("{data_unit_id}/{key_id}"),
-            ChangeOp::Upsert,
-            &payload,
-            at_ms / 1000,
-        )
-        .await?;
+        self.log_link(&link, hlc, at_ms).await?;
         Ok(link)
     }
 }
