@@ -215,6 +215,16 @@ pub struct NextBlockStatus {
     pub kad: KeyAssociatedData,
 }
 
+/// Bytes the application moved through the drive (since the tape was loaded on
+/// most drives; the agent only uses differences between two readings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ByteCounters {
+    /// Bytes received from the application by WRITE.
+    pub written: u64,
+    /// Bytes sent to the application by READ.
+    pub read: u64,
+}
+
 /// A drive operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -310,6 +320,10 @@ pub trait Drive: Send {
     fn status(&mut self) -> Result<EncryptionStatus, DriveError>;
     /// Encryption status and KAD of the next block on tape.
     fn next_block(&mut self) -> Result<NextBlockStatus, DriveError>;
+    /// Bytes written and read so far; `None` when the drive does not tell.
+    fn byte_counters(&mut self) -> Result<Option<ByteCounters>, DriveError> {
+        Ok(None)
+    }
     /// KAD limits of the first algorithm taking 32-byte keys.
     fn max_kad(&mut self) -> Result<KadLimits, DriveError> {
         let caps = self.capabilities()?;

@@ -125,6 +125,9 @@ pub struct EmulatedDrive {
     enc: Encryption,
     key_instance_counter: u32,
     require_key_for_write: bool,
+    /// Bytes the application wrote and read since the tape was loaded (log page 0Ch).
+    bytes_written: u64,
+    bytes_read: u64,
 }
 
 /// A command's result: data-in, or sense (with data-in for short reads).
@@ -164,6 +167,8 @@ impl EmulatedDrive {
             enc: Encryption::off(),
             key_instance_counter: 0,
             require_key_for_write: true,
+            bytes_written: 0,
+            bytes_read: 0,
         })
     }
 
@@ -174,6 +179,8 @@ impl EmulatedDrive {
         self.unload();
         self.tape = Some(t);
         self.position = 0;
+        self.bytes_written = 0;
+        self.bytes_read = 0;
         Ok(())
     }
 
@@ -262,6 +269,36 @@ impl EmulatedDrive {
                 }
                 let mut d = self.attributes(first_attribute)?;
                 d.truncate(usize::try_from(alloc).unwrap_or(usize::MAX));
+                Ok(d)
+            }
+            Command::LogSense {
+                page,
+                subpage,
+                parameter_pointer,
+                alloc,
+                ..
+            } => {
+                if page != data::LOG_SEQUENTIAL_ACCESS || subpage != 0 {
+                    return illegal(asc::INVALID_FIELD_IN_CDB);
+                }
+                let params: Vec<data::LogParameter> = [
+                    (data::LOG_BYTES_FROM_APPLICATION, self.bytes_written),
+                    // 0001h and 0002h (bytes to and from the medium) would differ
+                    // from these only by compression, which the emulator lacks.
+                    (0x0001, self.bytes_written),
+                    (0x0002, self.bytes_read),
+                    (data::LOG_BYTES_TO_APPLICATION, self.bytes_read),
+                ]
+                .into_iter()
+                .filter(|(code, _)| *code >= parameter_pointer)
+                .map(|(code, n)| data::LogParameter {
+                    code,
+                    control: 0,
+                    value: n.to_be_bytes().to_vec(),
+                })
+                .collect();
+                let mut d = data::encode_log_page(page, &params);
+                d.truncate(usize::from(alloc));
                 Ok(d)
             }
             Command::Rewind { .. } => self.rewind(),

@@ -660,6 +660,11 @@ async fn drive_loop_writes_reads_and_refuses() {
         vec![Event::MediumRemoved, Event::KeyCleared]
     );
     assert_eq!(node.count(is_report), 1);
+    // The bytes written while the key was loaded, from the drive's log page.
+    assert_eq!(
+        node.count(|r| matches!(r, Request::ReportUse { key_id, bytes_written: 11, bytes_read: 0 } if key_id == KEY_ID)),
+        1
+    );
 
     // Back for reading: the key the tape names, for decryption only.
     server.drive().lock().unwrap().load("CLV001L6").unwrap();

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use super::cluster::Cluster;
 use super::kad::{self, KadError};
-use crate::drive::{BlockEncryption, Drive, DriveError, KeyMode, Medium, NextBlockStatus};
+use crate::drive::{
+    BlockEncryption, ByteCounters, Drive, DriveError, KeyMode, Medium, NextBlockStatus,
+};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -83,12 +85,21 @@ struct Current {
     medium: Medium,
     phase: Phase,
     loaded: Option<LoadedKey>,
-    /// Every key loaded for this medium, reported when it leaves.
-    used: Vec<String>,
+    /// Every key loaded for this medium with the bytes moved while it was loaded,
+    /// reported when the medium leaves.
+    used: Vec<UsedKey>,
+    /// The drive's byte counters at the last look.
+    counters: Option<ByteCounters>,
     retry_at: Option<Instant>,
     backoff: Duration,
     /// The last "waiting" reason logged, so a steady state is logged once.
     noted: Option<String>,
+}
+
+struct UsedKey {
+    key_id: String,
+    written: u64,
+    read: u64,
 }
 
 impl LoadedKey {
@@ -108,6 +119,7 @@ impl Current {
             phase: Phase::Undecided,
             loaded: None,
             used: Vec::new(),
+            counters: None,
             retry_at: None,
             backoff: FIRST_BACKOFF,
             noted: None,
@@ -260,10 +272,11 @@ impl DriveService {
                 }
             }
         }
-        // The drive does not tell how many bytes went through each key: report 0
-        // rather than a guess; the report still records that the key was used.
-        for key_id in &cur.used {
-            if let Err(e) = self.cluster.report_use(key_id, 0, 0).await {
+        // Bytes moved after the last poll are not counted: the drive may reset its
+        // counters when the tape leaves, so they are only read while it is loaded.
+        for u in &cur.used {
+            let key_id = &u.key_id;
+            if let Err(e) = self.cluster.report_use(key_id, u.written, u.read).await {
                 tracing::warn!(drive = %self.name, key_id = %key_id, reason = %e,
                     "cannot report key use");
                 ev.push(Event::Failed(format!("report use of {key_id}: {e}")));
@@ -288,7 +301,31 @@ impl DriveService {
         ev.push(Event::Failed(why));
     }
 
+    /// Credits the bytes moved since the last look to the loaded key.
+    async fn count_bytes(&self, cur: &mut Current) {
+        let now = match self.with_drive(|d| d.byte_counters()).await {
+            Ok(Some(c)) => c,
+            // Unknown counts are reported as 0; the report still records the use.
+            Ok(None) | Err(_) => return,
+        };
+        if let (Some(before), Some(l)) = (cur.counters, &cur.loaded) {
+            // A counter that went down was reset (a new tape, a drive reset): count
+            // from zero.
+            let delta = |now: u64, before: u64| now.checked_sub(before).unwrap_or(now);
+            if let Some(u) = cur
+                .used
+                .iter_mut()
+                .find(|u| kad::same_key(&u.key_id, &l.key_id))
+            {
+                u.written = u.written.saturating_add(delta(now.written, before.written));
+                u.read = u.read.saturating_add(delta(now.read, before.read));
+            }
+        }
+        cur.counters = Some(now);
+    }
+
     async fn serve(&mut self, cur: &mut Current, ev: &mut Vec<Event>) {
+        self.count_bytes(cur).await;
         if let Some(l) = &cur.loaded {
             let counter = l.counter;
             match self.with_drive(|d| d.status()).await {
@@ -455,6 +492,7 @@ impl DriveService {
                 return;
             }
         };
+        self.count_bytes(cur).await;
         let key_id = key.key_id.clone();
         let protect_stop_date = key.protect_stop_date;
         // The key moves into the drive task and is zeroized there when dropped.
@@ -468,8 +506,12 @@ impl DriveService {
             Ok(status) => {
                 tracing::info!(drive = %self.name, key_id = %key_id, mode = ?mode,
                     barcode = ?cur.medium.barcode, "key loaded");
-                if !cur.used.iter().any(|u| kad::same_key(u, &key_id)) {
-                    cur.used.push(key_id.clone());
+                if !cur.used.iter().any(|u| kad::same_key(&u.key_id, &key_id)) {
+                    cur.used.push(UsedKey {
+                        key_id: key_id.clone(),
+                        written: 0,
+                        read: 0,
+                    });
                 }
                 cur.loaded = Some(LoadedKey {
                     key_id: key_id.clone(),

@@ -65,7 +65,9 @@ impl EmulatedDrive {
                 payload: data.to_vec(),
             },
         };
-        self.append(record)
+        self.append(record)?;
+        self.bytes_written = self.bytes_written.saturating_add(data.len() as u64);
+        Ok(Vec::new())
     }
 
     pub(super) fn write_filemarks(&mut self, wsmk: bool, count: u32) -> Outcome {
@@ -148,8 +150,10 @@ impl EmulatedDrive {
             residue(&mut s, diff);
             let mut data = plain;
             data.truncate(want);
+            self.bytes_read = self.bytes_read.saturating_add(data.len() as u64);
             return Err((s, data));
         }
+        self.bytes_read = self.bytes_read.saturating_add(plain.len() as u64);
         Ok(plain)
     }
 }
