@@ -12,7 +12,8 @@ use crate::keys::{
     now_millis, now_secs, Algorithm, Attributes, KeyPolicy, ObjectMeta, ObjectType, State,
 };
 use crate::store::{
-    DataUnitLookup, DataUnitRecord, KeyUse, PoolKeyRecord, Store, StoreError, StoredObject, WriteTx,
+    DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, KeyUse, PoolKeyRecord, Store, StoreError,
+    StoredObject, WriteTx,
 };
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::{mpsc, oneshot};
@@ -150,15 +151,31 @@ async fn apply_all<'a, R>(
         let keys = tx.take_pool_keys(node_id, wallet, alg, len, n).await?;
         ready.insert((wallet, alg, len), keys.into());
     }
-    let mut events = Vec::with_capacity(batch.len());
+    let mut pending = Pending::default();
     let mut out = Vec::with_capacity(batch.len());
     for (op, _) in batch {
-        out.push(apply(&mut tx, node_id, op, &mut ready, &mut events).await?);
+        out.push(apply(&mut tx, node_id, op, &mut ready, &mut pending).await?);
     }
-    // One chain append for the batch: one head update instead of one per request.
-    tx.append_audit_batch(&events, now_millis()).await?;
+    // The batch's new data units and first links in multi-row statements, and one
+    // chain append: a few statements per batch instead of several per request.
+    tx.insert_data_units(&pending.units).await?;
+    tx.insert_first_links(&pending.links).await?;
+    tx.append_audit_batch(&pending.events, now_millis()).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Rows a batch writes together at its end.
+#[derive(Default)]
+struct Pending {
+    /// New data units.
+    units: Vec<DataUnitRecord>,
+    /// External unique ID → ID of a new data unit above, so a second request for the
+    /// same medium in the batch finds it.
+    unit_by_uid: HashMap<String, String>,
+    /// First links of pool keys, with their HLC.
+    links: Vec<(DataUnitKeyRecord, i64)>,
+    events: Vec<AuditEvent>,
 }
 
 async fn apply<'a>(
@@ -166,7 +183,7 @@ async fn apply<'a>(
     node_id: &str,
     op: &'a DriveOp,
     ready: &mut Ready<'a>,
-    events: &mut Vec<AuditEvent>,
+    pending: &mut Pending,
 ) -> Result<DriveOpDone, StoreError> {
     let at_ms = now_millis();
     match op {
@@ -218,25 +235,45 @@ async fn apply<'a>(
                 DataUnitTarget::Existing(id) => id.clone(),
                 DataUnitTarget::New(rec) => {
                     let found = match rec.external_unique_id.as_deref() {
-                        Some(uid) => tx.data_unit(DataUnitLookup::UniqueId(uid)).await?,
+                        Some(uid) => match pending.unit_by_uid.get(uid) {
+                            Some(id) => Some(id.clone()),
+                            None => tx
+                                .data_unit(DataUnitLookup::UniqueId(uid))
+                                .await?
+                                .map(|d| d.id),
+                        },
                         None => None,
                     };
                     match found {
-                        Some(d) => d.id,
+                        Some(id) => id,
                         None => {
-                            tx.insert_data_unit(rec).await?;
+                            if let Some(uid) = &rec.external_unique_id {
+                                pending.unit_by_uid.insert(uid.clone(), rec.id.clone());
+                            }
+                            pending.units.push(rec.clone());
                             rec.id.clone()
                         }
                     }
                 }
             };
             // A pool key has never been used: its link is new.
-            tx.record_first_key_use(&data_unit_id, &key.id, KeyUse::WriteIssued, at_ms, *hlc)
-                .await?;
+            pending.links.push((
+                DataUnitKeyRecord {
+                    data_unit_id: data_unit_id.clone(),
+                    key_id: key.id.clone(),
+                    first_used_at: at_ms,
+                    last_used_at: at_ms,
+                    writes: 1,
+                    reads: 0,
+                    bytes_written: 0,
+                    bytes_read: 0,
+                },
+                *hlc,
+            ));
             let mut ev = event.clone();
             ev.object = Some(key.id.clone());
             ev.detail = Some(format!("data unit {data_unit_id}, new key from the pool"));
-            events.push(ev);
+            pending.events.push(ev);
             Ok(DriveOpDone::Taken {
                 meta: Box::new(obj.meta),
                 key: Box::new(key),
@@ -247,7 +284,7 @@ async fn apply<'a>(
             for (du, key, use_) in links {
                 tx.record_key_use(du, key, *use_, at_ms, *hlc).await?;
             }
-            events.push(event.clone());
+            pending.events.push(event.clone());
             Ok(DriveOpDone::Used)
         }
     }
