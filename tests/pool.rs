@@ -332,3 +332,44 @@ async fn requests_without_a_key_group_or_with_bad_names_are_refused() {
     assert_eq!((k.length, k.material.len()), (128, 16));
     s.running.stop().await;
 }
+
+/// The agent's key group is cached; a new default wallet, a changed policy and a removed
+/// policy must each show in the very next request.
+#[tokio::test]
+async fn key_group_changes_take_effect_at_once() {
+    let s = setup("sqlite", 5).await;
+    let svc = s.running.service.clone();
+    key_group(&svc, "tapes", KeyPolicy::default()).await;
+    let aes128 = KeyPolicy {
+        length: 128,
+        ..KeyPolicy::default()
+    };
+    key_group(&svc, "vault", aes128).await;
+    let a = agent(&svc, "agent-a", "tapes").await;
+    refill(&svc).await;
+    let k = svc.key_for_write(&a, &tape("C1")).await.expect("key");
+    assert_eq!(k.length, 256);
+
+    svc.set_default_wallet(&admin(), "agent-a", Some("vault"))
+        .await
+        .expect("default wallet");
+    let k = svc.key_for_write(&a, &tape("C2")).await.expect("key");
+    assert_eq!(k.length, 128, "the new default wallet's pool");
+
+    // 128-bit pool keys no longer fit: the pool is emptied, then refilled with 256-bit
+    // keys, which a stale cached policy (128) would not find.
+    svc.set_key_policy(&admin(), "vault", KeyPolicy::default())
+        .await
+        .expect("policy");
+    refill(&svc).await;
+    let k = svc.key_for_write(&a, &tape("C3")).await.expect("key");
+    assert_eq!(k.length, 256, "the changed policy");
+
+    svc.remove_key_policy(&admin(), "vault")
+        .await
+        .expect("remove policy");
+    match svc.key_for_write(&a, &tape("C4")).await {
+        Err(ServiceError::WrongState(m)) => assert!(m.contains("not a key group"), "{m}"),
+        other => panic!("expected not a key group, got {other:?}"),
+    }
+}

@@ -56,6 +56,18 @@ fn rot_section(dir: &std::path::Path) -> String {
     )
 }
 
+/// CPU time this process has used (user + system), from /proc/self/stat: on a
+/// shared machine, CPU per request is steadier than wall-clock throughput.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -179,14 +191,24 @@ async fn main() {
             }));
         }
         let started = Instant::now();
+        let cpu_before = cpu_time();
         let mut all = Vec::new();
         for t in tasks {
             all.extend(t.await.expect("join"));
         }
         let took = started.elapsed().as_secs_f64();
+        let cpu = match (cpu_before, cpu_time()) {
+            (Some(a), Some(b)) if !all.is_empty() => {
+                format!(
+                    ", {:.0} µs CPU per request (agents and node)",
+                    b.saturating_sub(a).as_secs_f64() * 1e6 / all.len() as f64
+                )
+            }
+            _ => String::new(),
+        };
         all.sort();
         println!(
-            "KeyForWrite (new tape, pool key) over mTLS, {n:>2} agents: {:>6.0} requests/s, p50 {:.2} ms, p99 {:.2} ms ({} requests)",
+            "KeyForWrite (new tape, pool key) over mTLS, {n:>2} agents: {:>6.0} requests/s, p50 {:.2} ms, p99 {:.2} ms ({} requests{cpu})",
             all.len() as f64 / took,
             percentile(&all, 0.50).as_secs_f64() * 1e3,
             percentile(&all, 0.99).as_secs_f64() * 1e3,

@@ -137,13 +137,20 @@ pub struct KadLimits {
     pub max_akad: usize,
 }
 
-/// How a loaded key is used.
+/// Why a key is loaded.
+///
+/// Either way the drive encrypts writes with it: SSC-4 has no encryption mode
+/// that refuses writes (ENCRYPTION MODE DISABLE writes plaintext, EXTERNAL
+/// writes the host's bytes unencrypted), so a key loaded to read a tape must
+/// still encrypt whatever the backup application appends or overwrites. The
+/// agent replaces a read key whose encryption period is over with the data
+/// unit's write key when the tape reaches a filemark or the end of data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyMode {
-    /// Encrypt writes; decrypt reads, passing unencrypted blocks (MIXED).
+    /// The data unit's write key, handed out for new data.
     Encrypt,
-    /// Decrypt reads only (MIXED); writes are not encrypted with this key.
-    DecryptOnly,
+    /// The key a block on the tape names, loaded to read it (MIXED).
+    Read,
 }
 
 /// The drive's current encryption parameters.
@@ -206,6 +213,16 @@ pub struct NextBlockStatus {
     pub algorithm_index: Option<u8>,
     /// Its key-associated data: which key it needs.
     pub kad: KeyAssociatedData,
+}
+
+/// Bytes the application moved through the drive (since the tape was loaded on
+/// most drives; the agent only uses differences between two readings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ByteCounters {
+    /// Bytes received from the application by WRITE.
+    pub written: u64,
+    /// Bytes sent to the application by READ.
+    pub read: u64,
 }
 
 /// A drive operation failed.
@@ -303,6 +320,10 @@ pub trait Drive: Send {
     fn status(&mut self) -> Result<EncryptionStatus, DriveError>;
     /// Encryption status and KAD of the next block on tape.
     fn next_block(&mut self) -> Result<NextBlockStatus, DriveError>;
+    /// Bytes written and read so far; `None` when the drive does not tell.
+    fn byte_counters(&mut self) -> Result<Option<ByteCounters>, DriveError> {
+        Ok(None)
+    }
     /// KAD limits of the first algorithm taking 32-byte keys.
     fn max_kad(&mut self) -> Result<KadLimits, DriveError> {
         let caps = self.capabilities()?;

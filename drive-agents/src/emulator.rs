@@ -5,8 +5,10 @@
 //! real drive sees. Tapes are files in a library directory (see
 //! [`tape_path`]), so they outlive the process and move between drives
 //! sharing the directory. The drive encrypts with AES-256-GCM (algorithm
-//! index 1) and, by default, refuses to write without a key, like a drive
-//! whose encryption is managed by an external key manager.
+//! index 1). Like a real drive, it writes plaintext once the host has set
+//! ENCRYPTION MODE DISABLE (SSC-4 has no mode that refuses writes); before any
+//! Set Data Encryption page, and again after a key is cleared at unload, it
+//! refuses writes by default, like a drive configured to need a key.
 //!
 //! It never panics on input: unknown or short CDBs and malformed pages end
 //! in CHECK CONDITION, ILLEGAL REQUEST.
@@ -83,6 +85,9 @@ struct Encryption {
     rdmc: u8,
     key: Option<crypt::DataKey>,
     kad: KeyAssociatedData,
+    /// The host set ENCRYPTION MODE DISABLE: writes go to tape in clear,
+    /// whatever the drive's power-on policy.
+    host_disabled: bool,
 }
 
 impl Encryption {
@@ -97,6 +102,7 @@ impl Encryption {
             rdmc: 0,
             key: None,
             kad: KeyAssociatedData::default(),
+            host_disabled: false,
         }
     }
 
@@ -119,6 +125,9 @@ pub struct EmulatedDrive {
     enc: Encryption,
     key_instance_counter: u32,
     require_key_for_write: bool,
+    /// Bytes the application wrote and read since the tape was loaded (log page 0Ch).
+    bytes_written: u64,
+    bytes_read: u64,
 }
 
 /// A command's result: data-in, or sense (with data-in for short reads).
@@ -158,6 +167,8 @@ impl EmulatedDrive {
             enc: Encryption::off(),
             key_instance_counter: 0,
             require_key_for_write: true,
+            bytes_written: 0,
+            bytes_read: 0,
         })
     }
 
@@ -168,6 +179,8 @@ impl EmulatedDrive {
         self.unload();
         self.tape = Some(t);
         self.position = 0;
+        self.bytes_written = 0;
+        self.bytes_read = 0;
         Ok(())
     }
 
@@ -195,7 +208,8 @@ impl EmulatedDrive {
         &self.library
     }
 
-    /// Whether writes without a key are refused (the default).
+    /// Whether writes are refused while the host has set no encryption
+    /// mode (the default). Once the host sets DISABLE, writes are plaintext.
     pub fn set_require_key_for_write(&mut self, on: bool) {
         self.require_key_for_write = on;
     }
@@ -255,6 +269,36 @@ impl EmulatedDrive {
                 }
                 let mut d = self.attributes(first_attribute)?;
                 d.truncate(usize::try_from(alloc).unwrap_or(usize::MAX));
+                Ok(d)
+            }
+            Command::LogSense {
+                page,
+                subpage,
+                parameter_pointer,
+                alloc,
+                ..
+            } => {
+                if page != data::LOG_SEQUENTIAL_ACCESS || subpage != 0 {
+                    return illegal(asc::INVALID_FIELD_IN_CDB);
+                }
+                let params: Vec<data::LogParameter> = [
+                    (data::LOG_BYTES_FROM_APPLICATION, self.bytes_written),
+                    // 0001h and 0002h (bytes to and from the medium) would differ
+                    // from these only by compression, which the emulator lacks.
+                    (0x0001, self.bytes_written),
+                    (0x0002, self.bytes_read),
+                    (data::LOG_BYTES_TO_APPLICATION, self.bytes_read),
+                ]
+                .into_iter()
+                .filter(|(code, _)| *code >= parameter_pointer)
+                .map(|(code, n)| data::LogParameter {
+                    code,
+                    control: 0,
+                    value: n.to_be_bytes().to_vec(),
+                })
+                .collect();
+                let mut d = data::encode_log_page(page, &params);
+                d.truncate(usize::from(alloc));
                 Ok(d)
             }
             Command::Rewind { .. } => self.rewind(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::drive::{
-    BlockEncryption, DecryptionMode, Drive, DriveError, DriveFamily, DriveInfo,
+    BlockEncryption, ByteCounters, DecryptionMode, Drive, DriveError, DriveFamily, DriveInfo,
     EncryptionAlgorithm, EncryptionCapabilities, EncryptionMode, EncryptionStatus,
     KeyAssociatedData, KeyMode, Medium, NextBlockStatus,
 };
@@ -231,7 +231,8 @@ impl<T: ScsiTransport> Drive for LtoDrive<T> {
         &mut self,
         key: &[u8],
         kad: &KeyAssociatedData,
-        mode: KeyMode,
+        // Both modes load the same way on LTO; other families may differ.
+        _mode: KeyMode,
     ) -> Result<(), DriveError> {
         let caps = self.capabilities()?;
         if caps.configuration_prevented {
@@ -263,10 +264,10 @@ impl<T: ScsiTransport> Drive for LtoDrive<T> {
         // never meets this one's key.
         page.ckod = true;
         page.rdmc = RDMC_DISABLE_RAW;
-        page.encryption_mode = match mode {
-            KeyMode::Encrypt => EncryptionMode::Encrypt,
-            KeyMode::DecryptOnly => EncryptionMode::Disable,
-        };
+        // ENCRYPT in both modes: DISABLE would make a drive holding a read key
+        // write appended data in clear (see KeyMode). MIXED reads the
+        // unencrypted labels some applications write before encrypted data.
+        page.encryption_mode = EncryptionMode::Encrypt;
         page.decryption_mode = DecryptionMode::Mixed;
         page.algorithm_index = alg.index;
         page.kad_format = KAD_FORMAT_BINARY;
@@ -304,6 +305,47 @@ impl<T: ScsiTransport> Drive for LtoDrive<T> {
             key_instance_counter: p.key_instance_counter,
             kad: KeyAssociatedData::from_descriptors(&p.kads),
         })
+    }
+
+    fn byte_counters(&mut self) -> Result<Option<ByteCounters>, DriveError> {
+        let alloc: u16 = 1024;
+        let reply = run(
+            &mut self.transport,
+            "LOG SENSE",
+            &cdb::log_sense(data::LOG_SEQUENTIAL_ACCESS, alloc),
+            DataDirection::FromDevice(usize::from(alloc)),
+            SHORT,
+        );
+        let bytes = match reply {
+            Ok(b) => b,
+            // A drive without page 0Ch: counts are unknown, not an error.
+            Err(e)
+                if matches!(
+                    e.sense().map(|s| s.condition()),
+                    Some(Condition::InvalidFieldInCdb)
+                ) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let params = data::parse_log_page(&bytes, data::LOG_SEQUENTIAL_ACCESS)
+            .map_err(|e| DriveError::malformed("sequential-access device log page", e))?;
+        let value = |code| {
+            params
+                .iter()
+                .find(|p| p.code == code)
+                .and_then(data::LogParameter::as_u64)
+        };
+        Ok(
+            match (
+                value(data::LOG_BYTES_FROM_APPLICATION),
+                value(data::LOG_BYTES_TO_APPLICATION),
+            ) {
+                (Some(written), Some(read)) => Some(ByteCounters { written, read }),
+                _ => None,
+            },
+        )
     }
 
     fn next_block(&mut self) -> Result<NextBlockStatus, DriveError> {

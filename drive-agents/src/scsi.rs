@@ -251,6 +251,8 @@ pub mod cdb {
         pub const WRITE_FILEMARKS_6: u8 = 0x10;
         /// INQUIRY.
         pub const INQUIRY: u8 = 0x12;
+        /// LOG SENSE (SPC-4).
+        pub const LOG_SENSE: u8 = 0x4d;
         /// READ ATTRIBUTE.
         pub const READ_ATTRIBUTE: u8 = 0x8c;
         /// SECURITY PROTOCOL IN.
@@ -337,6 +339,24 @@ pub mod cdb {
     pub fn write_filemarks6(count: u32) -> Result<[u8; 6], FieldTooLarge> {
         let l = len24("filemark count", count)?;
         Ok([opcode::WRITE_FILEMARKS_6, 0, l[0], l[1], l[2], 0])
+    }
+
+    /// LOG SENSE of `page` (SPC-4 table "LOG SENSE command"): PPC 0, SP 0,
+    /// PC 01b (cumulative values), subpage 0, parameter pointer 0.
+    pub fn log_sense(page: u8, alloc: u16) -> [u8; 10] {
+        let a = alloc.to_be_bytes();
+        [
+            opcode::LOG_SENSE,
+            0,
+            0x40 | (page & 0x3f),
+            0,
+            0,
+            0,
+            0,
+            a[0],
+            a[1],
+            0,
+        ]
     }
 
     /// READ ATTRIBUTE, service action ATTRIBUTE VALUES (00h), volume and
@@ -455,6 +475,19 @@ pub mod cdb {
             wsmk: bool,
             /// how many
             count: u32,
+        },
+        /// LOG SENSE.
+        LogSense {
+            /// page control (01b: cumulative values)
+            pc: u8,
+            /// page code
+            page: u8,
+            /// subpage code
+            subpage: u8,
+            /// first parameter code to return
+            parameter_pointer: u16,
+            /// allocation length
+            alloc: u16,
         },
         /// READ ATTRIBUTE.
         ReadAttribute {
@@ -589,6 +622,16 @@ pub mod cdb {
                     immed: c[1] & 1 != 0,
                     wsmk: c[1] & 2 != 0,
                     count: be24(&c[2..5]),
+                }
+            }
+            opcode::LOG_SENSE => {
+                let c = need(cdb, 10)?;
+                Command::LogSense {
+                    pc: c[2] >> 6,
+                    page: c[2] & 0x3f,
+                    subpage: c[3],
+                    parameter_pointer: u16::from_be_bytes([c[5], c[6]]),
+                    alloc: u16::from_be_bytes([c[7], c[8]]),
                 }
             }
             opcode::READ_ATTRIBUTE => {
@@ -837,6 +880,101 @@ pub mod data {
             rest = &rest[5 + len..];
         }
         Ok(out)
+    }
+
+    /// Log page 0Ch, Sequential-Access Device (SSC-4).
+    pub const LOG_SEQUENTIAL_ACCESS: u8 = 0x0c;
+    /// Page 0Ch parameter 0000h: bytes received from application clients by WRITE.
+    pub const LOG_BYTES_FROM_APPLICATION: u16 = 0x0000;
+    /// Page 0Ch parameter 0003h: bytes transferred to application clients by READ.
+    pub const LOG_BYTES_TO_APPLICATION: u16 = 0x0003;
+
+    /// One log parameter.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct LogParameter {
+        /// Parameter code.
+        pub code: u16,
+        /// Control byte (DU, TSD, ETC, TMC, FORMAT AND LINKING).
+        pub control: u8,
+        /// Value, big-endian.
+        pub value: Vec<u8>,
+    }
+
+    impl LogParameter {
+        /// The value as an unsigned integer; `None` when it is over 8 bytes.
+        pub fn as_u64(&self) -> Option<u64> {
+            if self.value.len() > 8 {
+                return None;
+            }
+            Some(
+                self.value
+                    .iter()
+                    .fold(0u64, |n, b| (n << 8) | u64::from(*b)),
+            )
+        }
+    }
+
+    /// Decode a log page (SPC-4 "Log page format"): page code (6 bits),
+    /// subpage, PAGE LENGTH (2), then parameters (code 2, control 1, length 1,
+    /// value).
+    pub fn parse_log_page(buf: &[u8], page: u8) -> Result<Vec<LogParameter>, DataError> {
+        let what = "log page";
+        let head = buf.get(..4).ok_or(DataError::Short {
+            what,
+            have: buf.len(),
+            need: 4,
+        })?;
+        if head[0] & 0x3f != page {
+            return Err(DataError::PageCode {
+                what,
+                expected: page,
+                found: head[0] & 0x3f,
+            });
+        }
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let mut rest = buf.get(4..4 + len).ok_or(DataError::Short {
+            what,
+            have: buf.len(),
+            need: 4 + len,
+        })?;
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            let h = rest.get(..4).ok_or(DataError::Short {
+                what: "log parameter header",
+                have: rest.len(),
+                need: 4,
+            })?;
+            let n = usize::from(h[3]);
+            let value = rest.get(4..4 + n).ok_or(DataError::Short {
+                what: "log parameter value",
+                have: rest.len(),
+                need: 4 + n,
+            })?;
+            out.push(LogParameter {
+                code: u16::from_be_bytes([h[0], h[1]]),
+                control: h[2],
+                value: value.to_vec(),
+            });
+            rest = &rest[4 + n..];
+        }
+        Ok(out)
+    }
+
+    /// Encode a log page.
+    pub fn encode_log_page(page: u8, params: &[LogParameter]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for p in params {
+            let n = p.value.len().min(255);
+            body.extend(p.code.to_be_bytes());
+            body.push(p.control);
+            body.push(n as u8);
+            body.extend(&p.value[..n]);
+        }
+        let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
+        let mut out = vec![page & 0x3f, 0];
+        out.extend(len.to_be_bytes());
+        out.extend(body.iter().take(usize::from(len)));
+        out
     }
 
     /// Encode ATTRIBUTE VALUES data.

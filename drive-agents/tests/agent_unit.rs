@@ -580,8 +580,9 @@ async fn dead_and_broken_nodes_fail_over_and_all_empty_is_reported() {
 // --- the drive loop against the emulator ------------------------------------------
 
 use clavis_agent::agent::service::{DriveService, Event, Phase};
-use clavis_agent::drive::{Drive, EncryptionMode, KeyMode};
+use clavis_agent::drive::{BlockEncryption, Drive, EncryptionMode, KeyMode};
 use clavis_agent::emu_socket::{EmuServer, EmuSocketTransport};
+use clavis_agent::emulator::tape_path;
 use clavis_agent::emulator::EmulatedDrive;
 use clavis_agent::lto::LtoDrive;
 use clavis_agent::scsi::host::{self, ReadOutcome};
@@ -659,6 +660,11 @@ async fn drive_loop_writes_reads_and_refuses() {
         vec![Event::MediumRemoved, Event::KeyCleared]
     );
     assert_eq!(node.count(is_report), 1);
+    // The bytes written while the key was loaded, from the drive's log page.
+    assert_eq!(
+        node.count(|r| matches!(r, Request::ReportUse { key_id, bytes_written: 11, bytes_read: 0 } if key_id == KEY_ID)),
+        1
+    );
 
     // Back for reading: the key the tape names, for decryption only.
     server.drive().lock().unwrap().load("CLV001L6").unwrap();
@@ -667,7 +673,7 @@ async fn drive_loop_writes_reads_and_refuses() {
         ev[1..],
         [Event::KeyLoaded {
             key_id: KEY_ID.into(),
-            mode: KeyMode::DecryptOnly
+            mode: KeyMode::Read
         }],
         "{ev:?}"
     );
@@ -678,7 +684,17 @@ async fn drive_loop_writes_reads_and_refuses() {
             host::read_block(&mut *d, 1 << 20).unwrap(),
             ReadOutcome::Block(b"backup data".to_vec())
         );
+        // The application appends after reading: the drive holds the read key and
+        // must encrypt with it (a real drive told DISABLE writes this in clear).
+        host::write_block(&mut *d, b"appended data").unwrap();
+        host::rewind(&mut *d).unwrap();
+        host::read_block(&mut *d, 1 << 20).unwrap();
+        let nb = LtoDrive::new(&mut *d).next_block().unwrap();
+        assert_eq!(nb.state, BlockEncryption::EncryptedKeyAvailable);
+        assert_eq!(kad::decode(&nb.kad).unwrap(), KEY_ID);
         d.unload();
+        let raw = std::fs::read(tape_path(d.library(), "CLV001L6")).unwrap();
+        assert!(!raw.windows(13).any(|w| w == b"appended data"));
     }
     svc.poll_once().await;
 
@@ -714,6 +730,111 @@ async fn drive_loop_writes_reads_and_refuses() {
     let st = LtoDrive::new(&mut *d).status().unwrap();
     assert_eq!(st.encryption, EncryptionMode::Disable);
     assert!(host::read_block(&mut *d, 1 << 20).is_err());
+}
+
+/// A read key whose encryption period is over must not protect appended data: at the
+/// end of data the agent swaps it for the data unit's write key.
+#[tokio::test]
+async fn expired_read_key_is_swapped_for_the_write_key_at_end_of_data() {
+    const NEW_KEY: &str = "0192f1c0-0000-7000-8000-000000000003";
+    let pki = fake::pki();
+    let node = fake::node(
+        &pki,
+        Arc::new(|r| match r {
+            Request::KeyForWrite { .. } => Response::Keys(vec![wire_key(NEW_KEY, 0x43)]),
+            Request::KeysForRead {
+                key_id: Some(id), ..
+            } if id == KEY_ID => Response::Keys(vec![WireKey {
+                protect_stop_date: Some(1),
+                new_key: false,
+                ..wire_key(KEY_ID, 0x42)
+            }]),
+            Request::KeysForRead {
+                key_id: Some(id), ..
+            } if id == NEW_KEY => Response::Keys(vec![wire_key(NEW_KEY, 0x43)]),
+            Request::KeysForRead { .. } => error(ErrorCode::NotFound),
+            _ => Response::Done,
+        }),
+        false,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = EmuServer::spawn(
+        EmulatedDrive::new("EMU1", dir.path().join("lib")).unwrap(),
+        dir.path().join("emu.sock"),
+    )
+    .unwrap();
+    // An old tape written with KEY_ID.
+    {
+        let mut d = server.drive().lock().unwrap();
+        d.load("OLD001L6").unwrap();
+        LtoDrive::new(&mut *d)
+            .load_key(&[0x42; 32], &kad::encode(KEY_ID).unwrap(), KeyMode::Encrypt)
+            .unwrap();
+        host::write_block(&mut *d, b"old data").unwrap();
+        d.unload();
+        d.load("OLD001L6").unwrap();
+    }
+    let transport = EmuSocketTransport::connect(server.path()).unwrap();
+    let mut svc = DriveService::new(
+        "drive0",
+        Box::new(LtoDrive::new(transport)),
+        cluster(&pki, vec![node.addr.clone()], "dc1"),
+    );
+    let ev = svc.poll_once().await;
+    assert_eq!(
+        ev[1..],
+        [Event::KeyLoaded {
+            key_id: KEY_ID.into(),
+            mode: KeyMode::Read
+        }],
+        "{ev:?}"
+    );
+    // Still on its block: the read key stays.
+    assert_eq!(svc.poll_once().await, vec![]);
+    {
+        let mut d = server.drive().lock().unwrap();
+        assert_eq!(
+            host::read_block(&mut *d, 1 << 20).unwrap(),
+            ReadOutcome::Block(b"old data".to_vec())
+        );
+    }
+    // At the end of data: the write key replaces it.
+    assert_eq!(
+        svc.poll_once().await,
+        vec![Event::KeyLoaded {
+            key_id: NEW_KEY.into(),
+            mode: KeyMode::Encrypt
+        }]
+    );
+    assert_eq!(node.count(|r| matches!(r, Request::KeyForWrite { .. })), 1);
+    {
+        let mut d = server.drive().lock().unwrap();
+        host::write_block(&mut *d, b"new data").unwrap();
+        host::rewind(&mut *d).unwrap();
+    }
+    // Reading it all back needs both keys, each loaded when its block comes.
+    assert_eq!(
+        svc.poll_once().await,
+        vec![Event::KeyLoaded {
+            key_id: KEY_ID.into(),
+            mode: KeyMode::Read
+        }]
+    );
+    let read = |server: &EmuServer| {
+        let mut d = server.drive().lock().unwrap();
+        host::read_block(&mut *d, 1 << 20).unwrap()
+    };
+    assert_eq!(read(&server), ReadOutcome::Block(b"old data".to_vec()));
+    let ev = svc.poll_once().await;
+    assert_eq!(
+        ev,
+        vec![Event::KeyLoaded {
+            key_id: NEW_KEY.into(),
+            mode: KeyMode::Read
+        }]
+    );
+    assert_eq!(read(&server), ReadOutcome::Block(b"new data".to_vec()));
 }
 
 // --- enrollment and the state directory -------------------------------------------

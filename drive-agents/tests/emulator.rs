@@ -192,7 +192,7 @@ fn full_cycle(a: &mut dyn Station, b: &mut dyn Station, library: &Path) {
 
     // A wrong key is refused and the position does not move.
     b.drive()
-        .load_key(&KEY_2, &KeyAssociatedData::default(), KeyMode::DecryptOnly)
+        .load_key(&KEY_2, &KeyAssociatedData::default(), KeyMode::Read)
         .unwrap();
     let e = host::read_block(b.app(), 1 << 20).unwrap_err();
     assert_eq!(condition(&e), Some(Condition::IncorrectKey));
@@ -200,9 +200,9 @@ fn full_cycle(a: &mut dyn Station, b: &mut dyn Station, library: &Path) {
     assert_eq!(nb.state, BlockEncryption::EncryptedKeyUnavailable);
     assert_eq!(nb.logical_object_number, 0);
 
-    // The right key (decrypt only) reads everything back.
+    // The right key (loaded to read) reads everything back.
     b.drive()
-        .load_key(&KEY_1, &KeyAssociatedData::default(), KeyMode::DecryptOnly)
+        .load_key(&KEY_1, &KeyAssociatedData::default(), KeyMode::Read)
         .unwrap();
     assert_eq!(
         b.drive().next_block().unwrap().state,
@@ -227,17 +227,40 @@ fn full_cycle(a: &mut dyn Station, b: &mut dyn Station, library: &Path) {
         ReadOutcome::EndOfData
     );
 
-    // Decrypt-only does not encrypt, so the drive refuses to write in clear.
-    let e = host::write_block(b.app(), b"more").unwrap_err();
-    assert_eq!(condition(&e), Some(Condition::EncryptionKeyRequired));
+    // A read key encrypts what is appended: the drive holds one key, and a
+    // real drive with ENCRYPTION MODE DISABLE would write this in clear.
+    let st = b.drive().status().unwrap();
+    assert_eq!(
+        (st.encryption, st.decryption),
+        (EncryptionMode::Encrypt, DecryptionMode::Mixed)
+    );
+    let appended = b"APPENDED-AFTER-READ-0001";
+    host::write_block(b.app(), appended).unwrap();
+    host::rewind(b.app()).unwrap();
+    for _ in 0..4 {
+        host::read_block(b.app(), 1 << 20).unwrap(); // 3 blocks and the filemark
+    }
+    let nb = b.drive().next_block().unwrap();
+    assert_eq!(nb.state, BlockEncryption::EncryptedKeyAvailable);
+    assert_eq!(
+        host::read_block(b.app(), 1 << 20).unwrap(),
+        ReadOutcome::Block(appended.to_vec())
+    );
+    let raw = std::fs::read(tape_path(library, BARCODE)).unwrap();
+    assert!(!raw.windows(appended.len()).any(|w| w == appended));
 
-    // Clearing the key.
+    // Clearing the key sets DISABLE, and like a real drive the emulator then
+    // writes in clear (SSC-4 has no mode that refuses writes).
     b.drive().clear_key().unwrap();
     let st = b.drive().status().unwrap();
     assert_eq!(
         (st.encryption, st.decryption),
         (EncryptionMode::Disable, DecryptionMode::Disable)
     );
+    let clear = b"WRITTEN-WITH-ENCRYPTION-DISABLED";
+    host::write_block(b.app(), clear).unwrap();
+    let raw = std::fs::read(tape_path(library, BARCODE)).unwrap();
+    assert!(raw.windows(clear.len()).any(|w| w == clear));
 }
 
 #[test]
@@ -557,4 +580,64 @@ fn a_relabelled_block_does_not_decrypt() {
     );
     let e = host::read_block(&mut d, 64).unwrap_err();
     assert_eq!(condition(&e), Some(Condition::IncorrectKey));
+}
+
+/// LOG SENSE page 0Ch counts what the application moved since the tape was loaded.
+#[test]
+fn byte_counters_follow_application_io() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = LtoDrive::new(EmulatedDrive::new("EMU-L", dir.path()).unwrap());
+    d.transport_mut().load("LOG001").unwrap();
+    let zero = d.byte_counters().unwrap().unwrap();
+    assert_eq!((zero.written, zero.read), (0, 0));
+    d.load_key(&KEY_1, &kad_1(), KeyMode::Encrypt).unwrap();
+    host::write_block(d.transport_mut(), &block(0)).unwrap();
+    host::write_block(d.transport_mut(), &block(1)).unwrap();
+    host::rewind(d.transport_mut()).unwrap();
+    host::read_block(d.transport_mut(), 1 << 20).unwrap();
+    let c = d.byte_counters().unwrap().unwrap();
+    let (b0, b1) = (block(0).len() as u64, block(1).len() as u64);
+    assert_eq!((c.written, c.read), (b0 + b1, b0));
+    // A new tape starts from zero.
+    d.transport_mut().load("LOG002").unwrap();
+    let c = d.byte_counters().unwrap().unwrap();
+    assert_eq!((c.written, c.read), (0, 0));
+}
+
+/// Log pages from a drive that are cut short or lie about lengths are errors.
+#[test]
+fn malformed_log_pages_are_errors() {
+    use clavis_agent::scsi::data::{self, LogParameter};
+    // SPC-4 log page format: code 0Ch, subpage 0, PAGE LENGTH 12, one parameter
+    // (code 0000h, control 0, length 8, value 4096).
+    let page = data::encode_log_page(
+        0x0c,
+        &[LogParameter {
+            code: 0,
+            control: 0,
+            value: 4096u64.to_be_bytes().to_vec(),
+        }],
+    );
+    assert_eq!(
+        page,
+        [0x0c, 0, 0, 12, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x10, 0]
+    );
+    let p = data::parse_log_page(&page, 0x0c).unwrap();
+    assert_eq!(p[0].as_u64(), Some(4096));
+    for n in 0..page.len() {
+        assert!(
+            data::parse_log_page(&page[..n], 0x0c).is_err(),
+            "cut at {n}"
+        );
+    }
+    assert!(data::parse_log_page(&page, 0x0d).is_err());
+    let mut lying = page.clone();
+    lying[7] = 9; // parameter longer than the page
+    assert!(data::parse_log_page(&lying, 0x0c).is_err());
+    let long = LogParameter {
+        code: 0,
+        control: 0,
+        value: vec![1; 9],
+    };
+    assert_eq!(long.as_u64(), None);
 }

@@ -92,6 +92,9 @@ async fn connection(
             }
         }
     }
+    // One body buffer per connection, not one allocation per request; it is zeroized
+    // when the connection ends (the enrollment token passes through it).
+    let mut body = Zeroizing::new(Vec::with_capacity(256));
     loop {
         let mut prefix = [0u8; 4];
         match tokio::time::timeout(settings.idle, tls.read_exact(&mut prefix)).await {
@@ -107,8 +110,9 @@ async fn connection(
                 return Err(format!("bad framing: {e}"));
             }
         };
-        let mut body = Zeroizing::new(vec![0u8; len]);
-        match tokio::time::timeout(settings.idle, tls.read_exact(&mut body)).await {
+        body.clear();
+        body.resize(len, 0);
+        match tokio::time::timeout(settings.idle, tls.read_exact(&mut body[..])).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(format!("truncated frame: {e}")),
             Err(_) => return Err("timed out in the middle of a frame".into()),

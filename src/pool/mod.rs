@@ -11,8 +11,10 @@
 //! the moment of a request, and a SoftHSM2 unwrap (about 30 µs with the master key as
 //! a token object) is far below a drive's tolerance for a key request.
 
+mod groups;
 mod stats;
 
+pub use groups::{GroupCache, KeyGroup};
 pub use stats::{PoolReport, PoolStats};
 
 use crate::keys::{new_object_id, now_secs, KeyPolicy};
@@ -54,6 +56,8 @@ pub struct Pool {
     config: std::sync::RwLock<PoolConfig>,
     /// Counters for status.
     pub stats: PoolStats,
+    /// Drive agents' key groups, so requests skip the endpoint and policy reads.
+    pub groups: GroupCache,
     wake: Notify,
 }
 

@@ -12,8 +12,10 @@ use crate::keys::{
     now_millis, now_secs, Algorithm, Attributes, KeyPolicy, ObjectMeta, ObjectType, State,
 };
 use crate::store::{
-    DataUnitLookup, DataUnitRecord, KeyUse, PoolKeyRecord, Store, StoreError, StoredObject, WriteTx,
+    DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, KeyUse, PoolKeyRecord, Store, StoreError,
+    StoredObject, WriteTx,
 };
+use std::collections::{HashMap, VecDeque};
 use tokio::sync::{mpsc, oneshot};
 
 const MAX_BATCH: usize = 256;
@@ -122,21 +124,67 @@ async fn run(store: Store, node_id: String, mut rx: mpsc::Receiver<(DriveOp, Rep
     }
 }
 
-async fn apply_all<R>(
+/// Pool keys taken for a batch, per (wallet, algorithm, length).
+type Ready<'a> = HashMap<(&'a str, &'static str, u32), VecDeque<PoolKeyRecord>>;
+
+async fn apply_all<'a, R>(
     store: &Store,
     node_id: &str,
-    batch: &[(DriveOp, R)],
+    batch: &'a [(DriveOp, R)],
 ) -> Result<Vec<DriveOpDone>, StoreError> {
     let mut tx = store.begin_write(node_id).await?;
+    // One statement takes every pool key the batch needs from each key group, instead
+    // of a select and a delete per request.
+    let mut wanted: HashMap<(&'a str, &'static str, u32), usize> = HashMap::new();
+    for (op, _) in batch {
+        if let DriveOp::Take {
+            wallet_id, policy, ..
+        } = op
+        {
+            *wanted
+                .entry((wallet_id.as_str(), policy.algorithm.as_str(), policy.length))
+                .or_default() += 1;
+        }
+    }
+    let mut ready: Ready<'a> = HashMap::with_capacity(wanted.len());
+    for ((wallet, alg, len), n) in wanted {
+        let keys = tx.take_pool_keys(node_id, wallet, alg, len, n).await?;
+        ready.insert((wallet, alg, len), keys.into());
+    }
+    let mut pending = Pending::default();
     let mut out = Vec::with_capacity(batch.len());
     for (op, _) in batch {
-        out.push(apply(&mut tx, node_id, op).await?);
+        out.push(apply(&mut tx, node_id, op, &mut ready, &mut pending).await?);
     }
+    // The batch's new data units and first links in multi-row statements, and one
+    // chain append: a few statements per batch instead of several per request.
+    tx.insert_data_units(&pending.units).await?;
+    tx.insert_first_links(&pending.links).await?;
+    tx.append_audit_batch(&pending.events, now_millis()).await?;
     tx.commit().await?;
     Ok(out)
 }
 
-async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpDone, StoreError> {
+/// Rows a batch writes together at its end.
+#[derive(Default)]
+struct Pending {
+    /// New data units.
+    units: Vec<DataUnitRecord>,
+    /// External unique ID → ID of a new data unit above, so a second request for the
+    /// same medium in the batch finds it.
+    unit_by_uid: HashMap<String, String>,
+    /// First links of pool keys, with their HLC.
+    links: Vec<(DataUnitKeyRecord, i64)>,
+    events: Vec<AuditEvent>,
+}
+
+async fn apply<'a>(
+    tx: &mut WriteTx,
+    node_id: &str,
+    op: &'a DriveOp,
+    ready: &mut Ready<'a>,
+    pending: &mut Pending,
+) -> Result<DriveOpDone, StoreError> {
     let at_ms = now_millis();
     match op {
         DriveOp::Take {
@@ -147,9 +195,9 @@ async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpD
             hlc,
             event,
         } => {
-            let Some(key) = tx
-                .take_pool_key(node_id, wallet_id, policy.algorithm.as_str(), policy.length)
-                .await?
+            let Some(key) = ready
+                .get_mut(&(wallet_id.as_str(), policy.algorithm.as_str(), policy.length))
+                .and_then(VecDeque::pop_front)
             else {
                 return Ok(DriveOpDone::Empty);
             };
@@ -187,24 +235,45 @@ async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpD
                 DataUnitTarget::Existing(id) => id.clone(),
                 DataUnitTarget::New(rec) => {
                     let found = match rec.external_unique_id.as_deref() {
-                        Some(uid) => tx.data_unit(DataUnitLookup::UniqueId(uid)).await?,
+                        Some(uid) => match pending.unit_by_uid.get(uid) {
+                            Some(id) => Some(id.clone()),
+                            None => tx
+                                .data_unit(DataUnitLookup::UniqueId(uid))
+                                .await?
+                                .map(|d| d.id),
+                        },
                         None => None,
                     };
                     match found {
-                        Some(d) => d.id,
+                        Some(id) => id,
                         None => {
-                            tx.put_data_unit(rec).await?;
+                            if let Some(uid) = &rec.external_unique_id {
+                                pending.unit_by_uid.insert(uid.clone(), rec.id.clone());
+                            }
+                            pending.units.push(rec.clone());
                             rec.id.clone()
                         }
                     }
                 }
             };
-            tx.record_key_use(&data_unit_id, &key.id, KeyUse::WriteIssued, at_ms, *hlc)
-                .await?;
+            // A pool key has never been used: its link is new.
+            pending.links.push((
+                DataUnitKeyRecord {
+                    data_unit_id: data_unit_id.clone(),
+                    key_id: key.id.clone(),
+                    first_used_at: at_ms,
+                    last_used_at: at_ms,
+                    writes: 1,
+                    reads: 0,
+                    bytes_written: 0,
+                    bytes_read: 0,
+                },
+                *hlc,
+            ));
             let mut ev = event.clone();
             ev.object = Some(key.id.clone());
             ev.detail = Some(format!("data unit {data_unit_id}, new key from the pool"));
-            tx.append_audit(&ev, at_ms).await?;
+            pending.events.push(ev);
             Ok(DriveOpDone::Taken {
                 meta: Box::new(obj.meta),
                 key: Box::new(key),
@@ -215,7 +284,7 @@ async fn apply(tx: &mut WriteTx, node_id: &str, op: &DriveOp) -> Result<DriveOpD
             for (du, key, use_) in links {
                 tx.record_key_use(du, key, *use_, at_ms, *hlc).await?;
             }
-            tx.append_audit(event, at_ms).await?;
+            pending.events.push(event.clone());
             Ok(DriveOpDone::Used)
         }
     }

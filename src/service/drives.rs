@@ -23,12 +23,14 @@ use super::drive_writer::{DataUnitTarget, DriveOp, DriveOpDone};
 use super::{KeyService, Principal, PrincipalKind, ServiceError};
 use crate::audit::Outcome;
 use crate::authz::Action;
+use crate::authz::Subject;
 use crate::hlc::to_db;
 use crate::keys::policy::{may_process, may_protect};
 use crate::keys::{new_object_id, now_secs, KeyPolicy, ObjectMeta};
 use crate::rot::WrappedKey;
 use crate::secret::KeyMaterial;
 use crate::store::{DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, KeyUse};
+use std::sync::Arc;
 
 /// Longest external tag or unique ID accepted, in bytes.
 pub const MAX_DATA_UNIT_ID_LEN: usize = 128;
@@ -161,7 +163,7 @@ impl KeyService {
     ) -> Result<DriveKey, ServiceError> {
         unit.check()?;
         let subject = self.subject(who).await?;
-        let (wallet_id, policy) = self.key_group_of(who).await?;
+        let (wallet_id, policy) = self.key_group_of(who, &subject).await?;
         self.decide(who, &subject, &Action::CreateObject, None)
             .await?;
         let existing = self.find_data_unit(unit, &wallet_id).await?;
@@ -463,13 +465,22 @@ impl KeyService {
             .map(|_| ())
     }
 
-    /// The caller's key group: its default wallet and that wallet's policy.
-    async fn key_group_of(&self, who: &Principal) -> Result<(String, KeyPolicy), ServiceError> {
+    /// The caller's key group: its default wallet and that wallet's policy, cached
+    /// (see `pool::groups`) because every drive request needs it.
+    pub(super) async fn key_group_of(
+        &self,
+        who: &Principal,
+        subject: &Arc<Subject>,
+    ) -> Result<(String, KeyPolicy), ServiceError> {
         let PrincipalKind::Endpoint(id) = &who.kind else {
             return Err(ServiceError::InvalidArgument(
                 "drive keys are handed to enrolled drive agents only".into(),
             ));
         };
+        if let Some(g) = self.pool.groups.get(id, subject) {
+            return Ok((g.wallet_id.to_string(), g.policy));
+        }
+        let generation = self.pool.groups.generation();
         let wallet_id = self
             .store
             .endpoint(id)
@@ -492,6 +503,11 @@ impl KeyService {
                     who.name
                 ))
             })?;
+        let group = crate::pool::KeyGroup {
+            wallet_id: wallet_id.as_str().into(),
+            policy,
+        };
+        self.pool.groups.put(id, subject, generation, group);
         Ok((wallet_id, policy))
     }
 

@@ -85,6 +85,7 @@ impl KeyService {
         );
         tx.append_audit(&ev, now_millis()).await?;
         tx.commit().await?;
+        self.pool.groups.invalidate();
         self.pool.nudge();
         Ok(KeyPolicyInfo {
             wallet: w.name,
@@ -146,6 +147,7 @@ impl KeyService {
             );
             tx.append_audit(&ev, now_millis()).await?;
             tx.commit().await?;
+            self.pool.groups.invalidate();
             Ok(())
         }
         .await;
@@ -292,22 +294,20 @@ impl KeyService {
 
     /// Ready keys in this node's pool of the caller's key group (agent heartbeats).
     pub async fn pool_level_for(&self, who: &Principal) -> Result<Option<i64>, ServiceError> {
-        let crate::service::PrincipalKind::Endpoint(id) = &who.kind else {
-            return Ok(None);
-        };
-        let Some(wallet) = self
-            .store
-            .endpoint(id)
-            .await?
-            .and_then(|e| e.default_wallet)
-        else {
-            return Ok(None);
-        };
-        if self.store.key_policy(&wallet).await?.is_none() {
+        if !matches!(who.kind, crate::service::PrincipalKind::Endpoint(_)) {
             return Ok(None);
         }
+        let subject = self.subject(who).await?;
+        let wallet_id = match self.key_group_of(who, &subject).await {
+            Ok((w, _)) => w,
+            // No key group (yet): nothing to report.
+            Err(ServiceError::WrongState(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         Ok(Some(
-            self.store.pool_level(&self.node.node_id, &wallet).await?,
+            self.store
+                .pool_level(&self.node.node_id, &wallet_id)
+                .await?,
         ))
     }
 }

@@ -83,6 +83,30 @@ pub struct DataUnitKeyRecord {
     pub bytes_read: i64,
 }
 
+/// Rows per multi-row INSERT (11 columns × 256 stays far below both backends' limit
+/// on bound parameters).
+const MULTI_ROWS: usize = 256;
+
+/// `INSERT INTO table (columns) VALUES ($1, ...), (...)` for `rows` rows.
+fn multi_row_insert(table: &str, columns: &str, per_row: usize, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 1..=per_row {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * per_row + c).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 const POLICY_COLUMNS: &str = "wallet_id, algorithm, length, encryption_period, decryption_period, exportable, created_at, updated_at, hlc, origin_node";
 const DU_COLUMNS: &str = "id, external_tag, external_unique_id, wallet_id, description, state, created_by, created_at, updated_at, hlc, origin_node";
 const LINK_COLUMNS: &str =
@@ -216,6 +240,57 @@ impl WriteTx {
             .bind(d.id.clone())
             .execute(self.conn())
             .await?;
+        self.insert_data_unit_row(d).await?;
+        let payload = to_json("data_units", d)?;
+        self.log_change(
+            d.hlc,
+            "data_unit",
+            &d.id,
+            ChangeOp::Upsert,
+            &payload,
+            d.updated_at,
+        )
+        .await
+    }
+
+    /// Inserts data units with fresh IDs (no rows to replace) in multi-row statements,
+    /// logging each. A taken external unique ID fails with a unique violation.
+    pub async fn insert_data_units(&mut self, units: &[DataUnitRecord]) -> Result<(), StoreError> {
+        for chunk in units.chunks(MULTI_ROWS) {
+            let sql = multi_row_insert("data_units", DU_COLUMNS, 11, chunk.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in chunk {
+                q = q
+                    .bind(d.id.clone())
+                    .bind(d.external_tag.clone())
+                    .bind(d.external_unique_id.clone())
+                    .bind(d.wallet_id.clone())
+                    .bind(d.description.clone())
+                    .bind(d.state.clone())
+                    .bind(d.created_by.clone())
+                    .bind(d.created_at)
+                    .bind(d.updated_at)
+                    .bind(d.hlc)
+                    .bind(d.origin_node.clone());
+            }
+            q.execute(self.conn()).await?;
+        }
+        for d in units {
+            let payload = to_json("data_units", d)?;
+            self.log_change(
+                d.hlc,
+                "data_unit",
+                &d.id,
+                ChangeOp::Upsert,
+                &payload,
+                d.updated_at,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_data_unit_row(&mut self, d: &DataUnitRecord) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO data_units ({DU_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )))
@@ -232,16 +307,7 @@ impl WriteTx {
         .bind(d.origin_node.clone())
         .execute(self.conn())
         .await?;
-        let payload = to_json("data_units", d)?;
-        self.log_change(
-            d.hlc,
-            "data_unit",
-            &d.id,
-            ChangeOp::Upsert,
-            &payload,
-            d.updated_at,
-        )
-        .await
+        Ok(())
     }
 
     /// Looks a data unit up inside this transaction (so a batch sees its own inserts).
@@ -255,6 +321,70 @@ impl WriteTx {
             .fetch_optional(self.conn())
             .await?;
         row.as_ref().map(decode_du).transpose()
+    }
+
+    /// Inserts the first links of keys that no data unit has used yet (keys fresh from
+    /// the pool), with the HLC of each, in multi-row statements: the links cannot
+    /// exist, so there is no look-up. Logs each.
+    pub async fn insert_first_links(
+        &mut self,
+        links: &[(DataUnitKeyRecord, i64)],
+    ) -> Result<(), StoreError> {
+        for chunk in links.chunks(MULTI_ROWS) {
+            let sql = multi_row_insert("data_unit_keys", LINK_COLUMNS, 8, chunk.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (l, _) in chunk {
+                q = q
+                    .bind(l.data_unit_id.clone())
+                    .bind(l.key_id.clone())
+                    .bind(l.first_used_at)
+                    .bind(l.last_used_at)
+                    .bind(l.writes)
+                    .bind(l.reads)
+                    .bind(l.bytes_written)
+                    .bind(l.bytes_read);
+            }
+            q.execute(self.conn()).await?;
+        }
+        for (l, hlc) in links {
+            self.log_link(l, *hlc, l.last_used_at).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_link(&mut self, l: &DataUnitKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO data_unit_keys ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        )))
+        .bind(l.data_unit_id.clone())
+        .bind(l.key_id.clone())
+        .bind(l.first_used_at)
+        .bind(l.last_used_at)
+        .bind(l.writes)
+        .bind(l.reads)
+        .bind(l.bytes_written)
+        .bind(l.bytes_read)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    async fn log_link(
+        &mut self,
+        l: &DataUnitKeyRecord,
+        hlc: i64,
+        at_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let payload = to_json("data_unit_keys", l)?;
+        self.log_change(
+            hlc,
+            "data_unit_key",
+            &format!("{}/{}", l.data_unit_id, l.key_id),
+            ChangeOp::Upsert,
+            &payload,
+            at_ms / 1000,
+        )
+        .await
     }
 
     /// Records one use of `key_id` on a data unit: creates the link on first use, else
@@ -308,32 +438,11 @@ impl WriteTx {
                     bytes_written: bw,
                     bytes_read: br,
                 };
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO data_unit_keys ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                )))
-                .bind(l.data_unit_id.clone())
-                .bind(l.key_id.clone())
-                .bind(l.first_used_at)
-                .bind(l.last_used_at)
-                .bind(l.writes)
-                .bind(l.reads)
-                .bind(l.bytes_written)
-                .bind(l.bytes_read)
-                .execute(self.conn())
-                .await?;
+                self.insert_link(&l).await?;
                 l
             }
         };
-        let payload = to_json("data_unit_keys", &link)?;
-        self.log_change(
-            hlc,
-            "data_unit_key",
-            &format!("{data_unit_id}/{key_id}"),
-            ChangeOp::Upsert,
-            &payload,
-            at_ms / 1000,
-        )
-        .await?;
+        self.log_link(&link, hlc, at_ms).await?;
         Ok(link)
     }
 }

@@ -70,39 +70,38 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Takes the oldest ready key of a node's pool for a key group, of the algorithm
-    /// and length its policy asks for: the row is gone when this transaction commits.
-    /// `None` when the pool has no such key.
-    pub async fn take_pool_key(
+    /// Takes up to `n` of the oldest ready keys of a node's pool for a key group, of
+    /// the algorithm and length its policy asks for, in one statement: the rows are
+    /// gone when this transaction commits. Oldest first; fewer than `n` (or none) when
+    /// the pool runs short.
+    pub async fn take_pool_keys(
         &mut self,
         node_id: &str,
         wallet_id: &str,
         algorithm: &str,
         length: u32,
-    ) -> Result<Option<PoolKeyRecord>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM pool_keys WHERE node_id = $1 AND wallet_id = $2 AND algorithm = $3 AND length = $4 ORDER BY id LIMIT 1"
+        n: usize,
+    ) -> Result<Vec<PoolKeyRecord>, StoreError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        // Rows are per node, so no other node deletes these between the sub-select and
+        // the delete; on SQLite the write transaction excludes other writers anyway.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM pool_keys WHERE id IN (SELECT id FROM pool_keys WHERE node_id = $1 AND wallet_id = $2 \
+             AND algorithm = $3 AND length = $4 ORDER BY id LIMIT $5) RETURNING {COLUMNS}"
         )))
         .bind(node_id)
         .bind(wallet_id)
         .bind(algorithm)
         .bind(i64::from(length))
-        .fetch_optional(self.conn())
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_all(self.conn())
         .await?;
-        let Some(key) = row.as_ref().map(decode).transpose()? else {
-            return Ok(None);
-        };
-        let gone = sqlx::query("DELETE FROM pool_keys WHERE id = $1")
-            .bind(key.id.clone())
-            .execute(self.conn())
-            .await?
-            .rows_affected();
-        // Another node sharing the database cannot take it (rows are per node), so a
-        // missing row means the database changed under us: refuse rather than reuse.
-        if gone != 1 {
-            return Err(StoreError::Conflict(format!("pool key {}", key.id)));
-        }
-        Ok(Some(key))
+        let mut keys = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        // RETURNING gives no order.
+        keys.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok(keys)
     }
 
     /// Empties every node's pool for a key group of keys that no longer fit its policy

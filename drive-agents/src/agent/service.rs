@@ -2,13 +2,19 @@
 //!
 //! Every poll reads the loaded medium. A new medium (another barcode or serial) is
 //! classified by its next block: encrypted data means the tape is being read, so the
-//! key its KAD names is fetched and loaded for decryption only; a blank tape or
+//! key its KAD names is fetched and loaded to read it; a blank tape or
 //! unencrypted data at the beginning of tape means it is about to be written, so the
 //! data unit's write key is fetched and loaded for encryption, with its ID as the KAD
 //! ([`super::kad`]). After that, every poll checks that the agent's key is still the
 //! drive's (the key instance counter), and whether the next block needs another key
 //! (a tape may hold several): that key is fetched and loaded. When the medium leaves,
 //! the key is cleared and its use reported.
+//!
+//! A drive encrypts writes with whatever key it holds ([`KeyMode`]), read keys too, so
+//! an append after a read is never plaintext. A loaded key whose encryption period is
+//! over must not protect new data: when the next object is not an encrypted block
+//! (a filemark or the end of data, where writing continues), the agent swaps it for
+//! the data unit's write key.
 //!
 //! A failure to get or load a key leaves the drive without that key, so it refuses to
 //! decrypt; the agent never loads a key other than the one the tape names or the data
@@ -20,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use super::cluster::Cluster;
 use super::kad::{self, KadError};
-use crate::drive::{BlockEncryption, Drive, DriveError, KeyMode, Medium, NextBlockStatus};
+use crate::drive::{
+    BlockEncryption, ByteCounters, Drive, DriveError, KeyMode, Medium, NextBlockStatus,
+};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -66,6 +74,8 @@ pub enum Event {
 struct LoadedKey {
     key_id: String,
     mode: KeyMode,
+    /// When the key stops protecting new data (Unix seconds), as the node said.
+    protect_stop_date: Option<i64>,
     /// The drive's key instance counter right after loading: when it changes, the
     /// drive's key is no longer this one.
     counter: u32,
@@ -75,12 +85,31 @@ struct Current {
     medium: Medium,
     phase: Phase,
     loaded: Option<LoadedKey>,
-    /// Every key loaded for this medium, reported when it leaves.
-    used: Vec<String>,
+    /// Every key loaded for this medium with the bytes moved while it was loaded,
+    /// reported when the medium leaves.
+    used: Vec<UsedKey>,
+    /// The drive's byte counters at the last look.
+    counters: Option<ByteCounters>,
     retry_at: Option<Instant>,
     backoff: Duration,
     /// The last "waiting" reason logged, so a steady state is logged once.
     noted: Option<String>,
+}
+
+struct UsedKey {
+    key_id: String,
+    written: u64,
+    read: u64,
+}
+
+impl LoadedKey {
+    /// Whether the key may still encrypt new data, by the node's protect-stop date.
+    fn may_protect(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.protect_stop_date.is_none_or(|t| now < t)
+    }
 }
 
 impl Current {
@@ -90,6 +119,7 @@ impl Current {
             phase: Phase::Undecided,
             loaded: None,
             used: Vec::new(),
+            counters: None,
             retry_at: None,
             backoff: FIRST_BACKOFF,
             noted: None,
@@ -242,10 +272,11 @@ impl DriveService {
                 }
             }
         }
-        // The drive does not tell how many bytes went through each key: report 0
-        // rather than a guess; the report still records that the key was used.
-        for key_id in &cur.used {
-            if let Err(e) = self.cluster.report_use(key_id, 0, 0).await {
+        // Bytes moved after the last poll are not counted: the drive may reset its
+        // counters when the tape leaves, so they are only read while it is loaded.
+        for u in &cur.used {
+            let key_id = &u.key_id;
+            if let Err(e) = self.cluster.report_use(key_id, u.written, u.read).await {
                 tracing::warn!(drive = %self.name, key_id = %key_id, reason = %e,
                     "cannot report key use");
                 ev.push(Event::Failed(format!("report use of {key_id}: {e}")));
@@ -270,7 +301,31 @@ impl DriveService {
         ev.push(Event::Failed(why));
     }
 
+    /// Credits the bytes moved since the last look to the loaded key.
+    async fn count_bytes(&self, cur: &mut Current) {
+        let now = match self.with_drive(|d| d.byte_counters()).await {
+            Ok(Some(c)) => c,
+            // Unknown counts are reported as 0; the report still records the use.
+            Ok(None) | Err(_) => return,
+        };
+        if let (Some(before), Some(l)) = (cur.counters, &cur.loaded) {
+            // A counter that went down was reset (a new tape, a drive reset): count
+            // from zero.
+            let delta = |now: u64, before: u64| now.checked_sub(before).unwrap_or(now);
+            if let Some(u) = cur
+                .used
+                .iter_mut()
+                .find(|u| kad::same_key(&u.key_id, &l.key_id))
+            {
+                u.written = u.written.saturating_add(delta(now.written, before.written));
+                u.read = u.read.saturating_add(delta(now.read, before.read));
+            }
+        }
+        cur.counters = Some(now);
+    }
+
     async fn serve(&mut self, cur: &mut Current, ev: &mut Vec<Event>) {
+        self.count_bytes(cur).await;
         if let Some(l) = &cur.loaded {
             let counter = l.counter;
             match self.with_drive(|d| d.status()).await {
@@ -318,17 +373,19 @@ impl DriveService {
         }
         let needs_read_key = nb.state == BlockEncryption::EncryptedKeyUnavailable
             || (nb.state == BlockEncryption::EncryptedKeyAvailable && cur.loaded.is_none());
+        let write_position = matches!(
+            nb.state,
+            BlockEncryption::NotABlock | BlockEncryption::NotEncrypted
+        );
         if needs_read_key {
             self.load_read_key(cur, &nb, ev).await;
-        } else if cur.phase == Phase::Writing
-            && matches!(
-                nb.state,
-                BlockEncryption::NotABlock | BlockEncryption::NotEncrypted
-            )
-            && cur
-                .loaded
-                .as_ref()
-                .is_none_or(|l| l.mode != KeyMode::Encrypt)
+        } else if write_position
+            && ((cur.phase == Phase::Writing
+                && cur
+                    .loaded
+                    .as_ref()
+                    .is_none_or(|l| l.mode != KeyMode::Encrypt))
+                || cur.loaded.as_ref().is_some_and(|l| !l.may_protect()))
         {
             self.load_write_key(cur, ev).await;
         }
@@ -407,7 +464,7 @@ impl DriveService {
                 return;
             }
         };
-        self.load(cur, key, KeyMode::DecryptOnly, ev).await;
+        self.load(cur, key, KeyMode::Read, ev).await;
     }
 
     async fn load_write_key(&mut self, cur: &mut Current, ev: &mut Vec<Event>) {
@@ -435,7 +492,9 @@ impl DriveService {
                 return;
             }
         };
+        self.count_bytes(cur).await;
         let key_id = key.key_id.clone();
+        let protect_stop_date = key.protect_stop_date;
         // The key moves into the drive task and is zeroized there when dropped.
         let loaded = self
             .with_drive(move |d| {
@@ -447,12 +506,17 @@ impl DriveService {
             Ok(status) => {
                 tracing::info!(drive = %self.name, key_id = %key_id, mode = ?mode,
                     barcode = ?cur.medium.barcode, "key loaded");
-                if !cur.used.iter().any(|u| kad::same_key(u, &key_id)) {
-                    cur.used.push(key_id.clone());
+                if !cur.used.iter().any(|u| kad::same_key(&u.key_id, &key_id)) {
+                    cur.used.push(UsedKey {
+                        key_id: key_id.clone(),
+                        written: 0,
+                        read: 0,
+                    });
                 }
                 cur.loaded = Some(LoadedKey {
                     key_id: key_id.clone(),
                     mode,
+                    protect_stop_date,
                     counter: status.key_instance_counter,
                 });
                 cur.retry_at = None;

@@ -25,7 +25,8 @@ struct Args {
     /// Tape to load at start.
     #[arg(long)]
     load: Option<String>,
-    /// Accept unencrypted writes (by default a write without a key is refused).
+    /// Accept writes before the host has set an encryption mode (by default they
+    /// are refused; after the host sets DISABLE they are plaintext either way).
     #[arg(long)]
     allow_plain_writes: bool,
 }

@@ -52,6 +52,11 @@ impl EmulatedDrive {
                     payload: ct,
                 }
             }
+            // SSC-4: DISABLE means "do not encrypt", not "do not write".
+            _ if self.enc.host_disabled => Record::Block {
+                sealing: None,
+                payload: data.to_vec(),
+            },
             _ if self.require_key_for_write => {
                 return fail(SenseKey::DataProtect, asc::KEY_REQUIRED)
             }
@@ -60,7 +65,9 @@ impl EmulatedDrive {
                 payload: data.to_vec(),
             },
         };
-        self.append(record)
+        self.append(record)?;
+        self.bytes_written = self.bytes_written.saturating_add(data.len() as u64);
+        Ok(Vec::new())
     }
 
     pub(super) fn write_filemarks(&mut self, wsmk: bool, count: u32) -> Outcome {
@@ -143,8 +150,10 @@ impl EmulatedDrive {
             residue(&mut s, diff);
             let mut data = plain;
             data.truncate(want);
+            self.bytes_read = self.bytes_read.saturating_add(data.len() as u64);
             return Err((s, data));
         }
+        self.bytes_read = self.bytes_read.saturating_add(plain.len() as u64);
         Ok(plain)
     }
 }

@@ -243,6 +243,7 @@ fn validate(p: &SetDataEncryptionPage) -> Option<Encryption> {
     if !encrypt && !decrypt {
         return Some(Encryption {
             scope: p.scope,
+            host_disabled: true,
             ..Encryption::off()
         });
     }
@@ -260,5 +261,6 @@ fn validate(p: &SetDataEncryptionPage) -> Option<Encryption> {
         rdmc: p.rdmc,
         key: Some(Zeroizing::new(key)),
         kad: KeyAssociatedData::from_descriptors(&p.kads),
+        host_disabled: !encrypt,
     })
 }
