@@ -10,6 +10,7 @@ mod drives;
 mod endpoints;
 mod error;
 mod json;
+mod okm;
 mod openapi;
 mod params;
 mod quorum;
