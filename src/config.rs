@@ -577,7 +577,10 @@ impl Config {
         if !(crate::agent::okm::MIN_ITERATIONS..=crate::agent::okm::MAX_ITERATIONS)
             .contains(&self.okm.iterations)
         {
-            return Err(invalid("okm.iterations", "must be 40000 to 400000 (what agents accept)"));
+            return Err(invalid(
+                "okm.iterations",
+                "must be 40000 to 400000 (what agents accept)",
+            ));
         }
         if !(4096..=1024 * 1024).contains(&self.okm.max_request_bytes) {
             return Err(invalid("okm.max_request_bytes", "must be 4 KiB to 1 MiB"));

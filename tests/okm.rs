@@ -46,7 +46,10 @@ impl Fixture {
         let dir = NodeDir::new(None, &pkcs11_rot_section(&tok));
         let ports = [free_port(), free_port(), free_port(), free_port()];
         let mut text = std::fs::read_to_string(&dir.config_path).expect("config");
-        text = text.replace("[node]\nname = \"test-node\"\n", "[node]\nname = \"test-node\"\nsite = \"dc1\"\n");
+        text = text.replace(
+            "[node]\nname = \"test-node\"\n",
+            "[node]\nname = \"test-node\"\nsite = \"dc1\"\n",
+        );
         text.push_str(&format!(
             "\n[okm]\nenabled = true\nlisten_address = \"127.0.0.1\"\nca_port = {}\ncertificate_port = {}\nagent_port = {}\ndiscovery_port = {}\n\n[pool]\nsize = 50\nlow_water = 40\n",
             ports[0], ports[1], ports[2], ports[3]
@@ -72,15 +75,23 @@ impl Fixture {
 
     async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut c = client(&self.node.addr, &self.dir.ca_pem(), &self.token);
-        c.request(method, path, body.as_ref()).await.expect("API request")
+        c.request(method, path, body.as_ref())
+            .await
+            .expect("API request")
     }
 
     /// A 256-bit key group whose pool has filled.
     async fn key_group(&self, name: &str) {
-        let (st, v) = self.api(Method::POST, "/v1/wallets", Some(json!({"name": name}))).await;
+        let (st, v) = self
+            .api(Method::POST, "/v1/wallets", Some(json!({"name": name})))
+            .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         let (st, v) = self
-            .api(Method::PUT, &format!("/v1/wallets/{name}/policy"), Some(json!({"length": 256})))
+            .api(
+                Method::PUT,
+                &format!("/v1/wallets/{name}/policy"),
+                Some(json!({"length": 256})),
+            )
             .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         for _ in 0..200 {
@@ -99,7 +110,9 @@ impl Fixture {
     }
 
     async fn endpoint(&self, name: &str) -> Value {
-        let (st, v) = self.api(Method::GET, &format!("/v1/endpoints/{name}"), None).await;
+        let (st, v) = self
+            .api(Method::GET, &format!("/v1/endpoints/{name}"), None)
+            .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         v
     }
@@ -107,7 +120,9 @@ impl Fixture {
 
 async fn agent_conn(f: &Fixture, e: &okm_client::Enrolled) -> Conn {
     let cfg = okm_client::tls(&e.root_ca_pem, Some((&e.cert_pem, &e.key_pem)));
-    Conn::tls(f.okm.agent, cfg).await.expect("agent service over mutual TLS")
+    Conn::tls(f.okm.agent, cfg)
+        .await
+        .expect("agent service over mutual TLS")
 }
 
 fn agent_call(op: &str, children: &str) -> String {
@@ -130,15 +145,24 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     assert_eq!(st, StatusCode::CREATED, "{v}");
     assert_eq!(v["endpoint"]["type"], "okm_agent");
     let passphrase = v["passphrase"].as_str().expect("passphrase").to_owned();
-    assert!(passphrase.len() <= 64, "agents take passphrases up to 64 bytes");
+    assert!(
+        passphrase.len() <= 64,
+        "agents take passphrases up to 64 bytes"
+    );
 
     // The root CA the CA service hands out is the cluster CA.
     let mut ca = Conn::plain(f.okm.ca).await.expect("CA service");
     let a = ca
-        .call(&envelope("KMS-CA", okm_client::NS_CA, "RetrieveRootCACertificate", &el("EntityID", "t10k-01")))
+        .call(&envelope(
+            "KMS-CA",
+            okm_client::NS_CA,
+            "RetrieveRootCACertificate",
+            &el("EntityID", "t10k-01"),
+        ))
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let root = String::from_utf8(hex::decode(a.get("RootCACertificate").unwrap()).unwrap()).unwrap();
+    let root =
+        String::from_utf8(hex::decode(a.get("RootCACertificate").unwrap()).unwrap()).unwrap();
     let der = |pem: &str| {
         use rustls_pki_types::pem::PemObject;
         rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
@@ -180,18 +204,37 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     assert_eq!(f.endpoint("t10k-01").await["certificate"]["serial"], serial);
 
     // Discovery: this node, at its site, reachable at the loopback address.
-    let cfg = okm_client::tls(&enrolled.root_ca_pem, Some((&enrolled.cert_pem, &enrolled.key_pem)));
-    let mut disc = Conn::tls(f.okm.discovery, cfg).await.expect("discovery service");
+    let cfg = okm_client::tls(
+        &enrolled.root_ca_pem,
+        Some((&enrolled.cert_pem, &enrolled.key_pem)),
+    );
+    let mut disc = Conn::tls(f.okm.discovery, cfg)
+        .await
+        .expect("discovery service");
     let a = disc
-        .call(&envelope("KMS-Discovery", NS_DISCOVERY, "DiscoverCluster", ""))
+        .call(&envelope(
+            "KMS-Discovery",
+            NS_DISCOVERY,
+            "DiscoverCluster",
+            "",
+        ))
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.get("EntitySiteID").as_deref(), Some("dc1"));
     let members = items(&a.body, "ArrayOfClusterMembers");
     assert_eq!(members.len(), 1, "{}", a.body);
-    assert_eq!(okm_client::field(&members[0], "KMANetworkAddress").as_deref(), Some("127.0.0.1"));
-    assert_eq!(okm_client::field(&members[0], "KMASiteID").as_deref(), Some("dc1"));
-    assert_eq!(okm_client::field(&members[0], "Enabled").as_deref(), Some("true"));
+    assert_eq!(
+        okm_client::field(&members[0], "KMANetworkAddress").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        okm_client::field(&members[0], "KMASiteID").as_deref(),
+        Some("dc1")
+    );
+    assert_eq!(
+        okm_client::field(&members[0], "Enabled").as_deref(),
+        Some("true")
+    );
     assert!(members[0].contains("KMAVersion=\""), "{}", members[0]);
 
     let mut ag = agent_conn(&f, &enrolled).await;
@@ -204,22 +247,40 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     let a = ag
         .call(&agent_call(
             "CreateDataUnit",
-            &format!("{}{}{}", el("ExternalUniqueID", &uid_hex), el("ExternalTag", "VOL001"), el("Description", "okm test")),
+            &format!(
+                "{}{}{}",
+                el("ExternalUniqueID", &uid_hex),
+                el("ExternalTag", "VOL001"),
+                el("Description", "okm test")
+            ),
         ))
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let du = a.get("DataUnitID").expect("data unit ID");
     assert_eq!(du.len(), 32);
-    assert_eq!(a.get("DataUnitState").as_deref(), Some("DATA_UNIT_STATE_NO_KEY"));
+    assert_eq!(
+        a.get("DataUnitState").as_deref(),
+        Some("DATA_UNIT_STATE_NO_KEY")
+    );
 
     // The same external unique ID again is refused as a duplicate.
     let a = ag
-        .call(&agent_call("CreateDataUnit", &el("ExternalUniqueID", &uid_hex)))
+        .call(&agent_call(
+            "CreateDataUnit",
+            &el("ExternalUniqueID", &uid_hex),
+        ))
         .await;
     assert_eq!(a.fault_code(), Some(1015), "{}", a.body);
 
     // Protect-and-process key: a pool key, then the same key again while it may protect.
-    let pap = agent_call("RetrieveProtectAndProcessKey", &format!("{}{}", data_unit(&du, &uid_hex, "VOL001"), el("KeyGroupID", "tapes")));
+    let pap = agent_call(
+        "RetrieveProtectAndProcessKey",
+        &format!(
+            "{}{}",
+            data_unit(&du, &uid_hex, "VOL001"),
+            el("KeyGroupID", "tapes")
+        ),
+    );
     let a = ag.call(&pap).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let (key_id, state, key_hex) = key_fields(&a.body).expect("key");
@@ -229,18 +290,31 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     assert_eq!(key.len(), 32);
     let a = ag.call(&pap).await;
     let (again_id, _, again_hex) = key_fields(&a.body).expect("key");
-    assert_eq!((again_id.as_str(), again_hex.as_str()), (key_id.as_str(), key_hex.as_str()));
+    assert_eq!(
+        (again_id.as_str(), again_hex.as_str()),
+        (key_id.as_str(), key_hex.as_str())
+    );
 
     let a = ag
         .call(&agent_call("RetrieveDataUnit", &el("DataUnitID", &du)))
         .await;
-    assert_eq!(a.get("DataUnitState").as_deref(), Some("DATA_UNIT_STATE_READABLE_NORMAL"), "{}", a.body);
+    assert_eq!(
+        a.get("DataUnitState").as_deref(),
+        Some("DATA_UNIT_STATE_READABLE_NORMAL"),
+        "{}",
+        a.body
+    );
 
     // The data unit's keys.
     let a = ag
         .call(&agent_call(
             "RetrieveDataUnitKeys",
-            &format!("{}{}{}", data_unit(&du, &uid_hex, "VOL001"), el("PageSize", "32"), el("PageOffset", "0")),
+            &format!(
+                "{}{}{}",
+                data_unit(&du, &uid_hex, "VOL001"),
+                el("PageSize", "32"),
+                el("PageOffset", "0")
+            ),
         ))
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -248,7 +322,10 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     let keys = items(&a.body, "Keys");
     assert_eq!(keys.len(), 1, "{}", a.body);
     let (k0, _, v0) = key_fields(&keys[0]).expect("key item");
-    assert_eq!((k0.as_str(), v0.as_str()), (key_id.as_str(), key_hex.as_str()));
+    assert_eq!(
+        (k0.as_str(), v0.as_str()),
+        (key_id.as_str(), key_hex.as_str())
+    );
 
     // Key-wrapping key: register one under the node's RSA key, then read the key wrapped.
     let a = ag.call(&agent_call("GetAgentKWKPublicKey", "")).await;
@@ -263,7 +340,10 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
         .encrypt(&mut rand_core::OsRng, rsa::Pkcs1v15Encrypt, &kwk)
         .expect("RSA encrypt");
     let a = ag
-        .call(&agent_call("RegisterAgentKWK", &el("AgentKWK", &hex::encode_upper(&wrapped_kwk))))
+        .call(&agent_call(
+            "RegisterAgentKWK",
+            &el("AgentKWK", &hex::encode_upper(&wrapped_kwk)),
+        ))
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let kwk_id = a.get("AgentKWKID").expect("KWK ID");
@@ -271,7 +351,13 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     let a = ag
         .call(&agent_call(
             "RetrieveKey2",
-            &format!("{}{}{}{}", el("KeyID", &key_id), data_unit(&du, &uid_hex, "VOL001"), el("KeyGroupID", "tapes"), el("AgentKWKID", &kwk_id)),
+            &format!(
+                "{}{}{}{}",
+                el("KeyID", &key_id),
+                data_unit(&du, &uid_hex, "VOL001"),
+                el("KeyGroupID", "tapes"),
+                el("AgentKWKID", &kwk_id)
+            ),
         ))
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -282,13 +368,21 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
         use aes_kw::KeyInit;
         let kw = aes_kw::KwAes256::new((&kwk).into());
         let mut out = [0u8; 32];
-        kw.unwrap_key(&wrapped, &mut out).expect("unwraps under the KWK");
+        kw.unwrap_key(&wrapped, &mut out)
+            .expect("unwraps under the KWK");
         out
     };
     assert_eq!(&unwrapped[..], &key[..]);
     // An unregistered KWK is refused with the code that makes agents register again.
     let a = ag
-        .call(&agent_call("RetrieveProtectAndProcessKey2", &format!("{}{}", data_unit(&du, &uid_hex, "VOL001"), el("AgentKWKID", "0011223344556677"))))
+        .call(&agent_call(
+            "RetrieveProtectAndProcessKey2",
+            &format!(
+                "{}{}",
+                data_unit(&du, &uid_hex, "VOL001"),
+                el("AgentKWKID", "0011223344556677")
+            ),
+        ))
         .await;
     assert_eq!(a.fault_code(), Some(1135), "{}", a.body);
 
@@ -310,7 +404,10 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     let a = fresh.post_raw(&big).await.expect("answer");
     assert_ne!(a.status, 200);
     let (_, after) = f.api(Method::GET, "/v1/data-units", None).await;
-    assert_eq!(before["data_units"].as_array().map(Vec::len), after["data_units"].as_array().map(Vec::len));
+    assert_eq!(
+        before["data_units"].as_array().map(Vec::len),
+        after["data_units"].as_array().map(Vec::len)
+    );
 
     // A native drive agent in the same key group reads the medium by its serial
     // number and gets the same key.
@@ -318,19 +415,41 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
 
     // CreateAuditLog lands in the audit trail.
     let a = ag
-        .call(&agent_call("CreateAuditLog", &format!("{}{}{}{}", el("Retention", "AUDIT_LOG_SHORT_TERM_RETENTION"), el("Condition", "AUDIT_LOG_WARNING_CONDITION"), el("IssueAlert", "false"), el("Message", "drive cleaning needed"))))
+        .call(&agent_call(
+            "CreateAuditLog",
+            &format!(
+                "{}{}{}{}",
+                el("Retention", "AUDIT_LOG_SHORT_TERM_RETENTION"),
+                el("Condition", "AUDIT_LOG_WARNING_CONDITION"),
+                el("IssueAlert", "false"),
+                el("Message", "drive cleaning needed")
+            ),
+        ))
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let (_, audit) = f.api(Method::GET, "/v1/audit/records?action=okm.agent_audit_log&limit=10", None).await;
-    assert!(audit.to_string().contains("drive cleaning needed"), "{audit}");
+    let (_, audit) = f
+        .api(
+            Method::GET,
+            "/v1/audit/records?action=okm.agent_audit_log&limit=10",
+            None,
+        )
+        .await;
+    assert!(
+        audit.to_string().contains("drive cleaning needed"),
+        "{audit}"
+    );
 
     // Suspended: refused with "access denied", nothing handed out; resumed: served.
-    let (st, v) = f.api(Method::POST, "/v1/endpoints/t10k-01/suspend", None).await;
+    let (st, v) = f
+        .api(Method::POST, "/v1/endpoints/t10k-01/suspend", None)
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let mut ag = agent_conn(&f, &enrolled).await;
     let a = ag.call(&pap).await;
     assert_eq!(a.fault_code(), Some(1000), "{}", a.body);
-    let (st, v) = f.api(Method::POST, "/v1/endpoints/t10k-01/resume", None).await;
+    let (st, v) = f
+        .api(Method::POST, "/v1/endpoints/t10k-01/resume", None)
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let mut ag = agent_conn(&f, &enrolled).await;
     let a = ag.call(&pap).await;
@@ -338,7 +457,14 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
 
     // CreateKey always takes a new key; the data unit then has two.
     let a = ag
-        .call(&agent_call("CreateKey", &format!("{}{}", data_unit(&du, &uid_hex, "VOL001"), el("KeyGroupID", "tapes"))))
+        .call(&agent_call(
+            "CreateKey",
+            &format!(
+                "{}{}",
+                data_unit(&du, &uid_hex, "VOL001"),
+                el("KeyGroupID", "tapes")
+            ),
+        ))
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let (new_id, _, _) = key_fields(&a.body).expect("key");
@@ -346,7 +472,12 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     let a = ag
         .call(&agent_call(
             "RetrieveDataUnitKeys",
-            &format!("{}{}{}", data_unit(&du, &uid_hex, "VOL001"), el("PageSize", "1"), el("PageOffset", "0")),
+            &format!(
+                "{}{}{}",
+                data_unit(&du, &uid_hex, "VOL001"),
+                el("PageSize", "1"),
+                el("PageOffset", "0")
+            ),
         ))
         .await;
     assert_eq!(a.get("KeysRemaining").as_deref(), Some("1"), "{}", a.body);
@@ -373,15 +504,28 @@ async fn native_agent_sees_the_same_key(f: &Fixture, serial: &str, key: &[u8]) {
         .pem()
         .unwrap();
     let (st, v) = f
-        .api(Method::POST, "/v1/enroll", Some(json!({"token": token, "csr_pem": csr})))
+        .api(
+            Method::POST,
+            "/v1/enroll",
+            Some(json!({"token": token, "csr_pem": csr})),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let cert = v["certificate_pem"].as_str().unwrap().to_owned();
     let tls = common::kmip_client::tls_config(&f.dir.ca_pem(), &cert, &kp.serialize_pem());
-    let addr: SocketAddr = f.node.agent_addr.as_deref().expect("agent listener").parse().unwrap();
+    let addr: SocketAddr = f
+        .node
+        .agent_addr
+        .as_deref()
+        .expect("agent listener")
+        .parse()
+        .unwrap();
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let mut s = tokio_rustls::TlsConnector::from(tls).connect(name, tcp).await.unwrap();
+    let mut s = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .unwrap();
     let req = Request::KeysForRead {
         key_id: None,
         external_tag: None,
@@ -395,7 +539,11 @@ async fn native_agent_sees_the_same_key(f: &Fixture, serial: &str, key: &[u8]) {
     match Response::decode(&body).expect("response").msg {
         Response::Keys(keys) => {
             assert_eq!(keys.len(), 1);
-            assert_eq!(&keys[0].material[..], key, "the native agent sees the OKM key");
+            assert_eq!(
+                &keys[0].material[..],
+                key,
+                "the native agent sees the OKM key"
+            );
         }
         _ => panic!("unexpected answer to KeysForRead"),
     }

@@ -18,9 +18,7 @@
 //! Every operation authorizes its caller and writes an audit record (`okm.*`).
 
 use super::drive_writer::{DataUnitTarget, DriveOp, DriveOpDone};
-use super::{
-    EndpointInfo, KeyService, Principal, PrincipalKind, ServiceError,
-};
+use super::{EndpointInfo, KeyService, Principal, PrincipalKind, ServiceError};
 use crate::audit::Outcome;
 use crate::authz::Action;
 use crate::hlc::to_db;
@@ -190,7 +188,10 @@ impl KeyService {
         }))
     }
 
-    async fn passphrase_object(&self, endpoint_id: &str) -> Result<Option<StoredObject>, ServiceError> {
+    async fn passphrase_object(
+        &self,
+        endpoint_id: &str,
+    ) -> Result<Option<StoredObject>, ServiceError> {
         let found = self
             .store
             .list_objects(&ListFilter {
@@ -227,28 +228,44 @@ impl KeyService {
             source,
             kind: PrincipalKind::System,
         };
-        self.record(&who, "okm.enroll", Some(&who.name.clone()), Outcome::Denied, Some(why.into()))
-            .await;
+        self.record(
+            &who,
+            "okm.enroll",
+            Some(&who.name.clone()),
+            Outcome::Denied,
+            Some(why.into()),
+        )
+        .await;
     }
 
     /// The caller's key group: wallet ID, name and policy.
-    async fn okm_group(&self, who: &Principal) -> Result<(String, String, KeyPolicy), ServiceError> {
+    async fn okm_group(
+        &self,
+        who: &Principal,
+    ) -> Result<(String, String, KeyPolicy), ServiceError> {
         let PrincipalKind::Endpoint(id) = &who.kind else {
-            return Err(ServiceError::Forbidden("OKM calls come from enrolled agents only".into()));
+            return Err(ServiceError::Forbidden(
+                "OKM calls come from enrolled agents only".into(),
+            ));
         };
         let wallet_id = self
             .store
             .endpoint(id)
             .await?
             .and_then(|e| e.default_wallet)
-            .ok_or_else(|| ServiceError::Forbidden(format!("agent {:?} has no key group", who.name)))?;
+            .ok_or_else(|| {
+                ServiceError::Forbidden(format!("agent {:?} has no key group", who.name))
+            })?;
         let policy = self
             .store
             .key_policy(&wallet_id)
             .await?
             .and_then(|p| crate::pool::to_policy(&p))
             .ok_or_else(|| {
-                ServiceError::Forbidden(format!("the key group of agent {:?} has no key policy", who.name))
+                ServiceError::Forbidden(format!(
+                    "the key group of agent {:?} has no key policy",
+                    who.name
+                ))
             })?;
         let name = self.wallet_name(&wallet_id).await;
         Ok((wallet_id, name, policy))
@@ -300,7 +317,8 @@ impl KeyService {
         let r = self
             .okm_create_inner(who, external_tag, external_unique_id, description)
             .await;
-        self.audit_failure(who, "okm.create_data_unit", None, r).await
+        self.audit_failure(who, "okm.create_data_unit", None, r)
+            .await
     }
 
     async fn okm_create_inner(
@@ -312,19 +330,30 @@ impl KeyService {
     ) -> Result<OkmDataUnit, ServiceError> {
         for v in [&external_tag, &external_unique_id].into_iter().flatten() {
             if !super::drives::is_valid_data_unit_id(v) {
-                return Err(ServiceError::InvalidArgument(super::drives::DATA_UNIT_ID_RULE.into()));
+                return Err(ServiceError::InvalidArgument(
+                    super::drives::DATA_UNIT_ID_RULE.into(),
+                ));
             }
         }
-        if description.as_ref().is_some_and(|d| d.len() > MAX_OKM_DESCRIPTION) {
+        if description
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_OKM_DESCRIPTION)
+        {
             return Err(ServiceError::InvalidArgument(format!(
                 "description: at most {MAX_OKM_DESCRIPTION} bytes"
             )));
         }
         let subject = self.subject(who).await?;
         let (wallet_id, _, _) = self.okm_group(who).await?;
-        self.decide(who, &subject, &Action::CreateObject, None).await?;
+        self.decide(who, &subject, &Action::CreateObject, None)
+            .await?;
         if let Some(uid) = &external_unique_id {
-            if self.store.data_unit(DataUnitLookup::UniqueId(uid)).await?.is_some() {
+            if self
+                .store
+                .data_unit(DataUnitLookup::UniqueId(uid))
+                .await?
+                .is_some()
+            {
                 return Err(ServiceError::AlreadyExists(format!(
                     "a data unit with external unique ID {uid} exists"
                 )));
@@ -354,7 +383,13 @@ impl KeyService {
             }
             Err(e) => return Err(e.into()),
         }
-        let ev = self.event(who, "okm.create_data_unit", Some(&rec.id), Outcome::Success, None);
+        let ev = self.event(
+            who,
+            "okm.create_data_unit",
+            Some(&rec.id),
+            Outcome::Success,
+            None,
+        );
         tx.append_audit(&ev, now_millis()).await?;
         tx.commit().await?;
         Ok(OkmDataUnit {
@@ -380,7 +415,8 @@ impl KeyService {
             self.unit_facts(rec).await
         }
         .await;
-        self.audit_read(who, "okm.retrieve_data_unit", object.as_deref(), r).await
+        self.audit_read(who, "okm.retrieve_data_unit", object.as_deref(), r)
+            .await
     }
 
     async fn okm_unit_record(
@@ -406,16 +442,29 @@ impl KeyService {
 
     /// A new key for a data unit of the caller's key group, taken from the pool, even
     /// if the data unit has a key that may still protect data (CreateKey).
-    pub async fn okm_create_key(&self, who: &Principal, data_unit_id: &str) -> Result<OkmKey, ServiceError> {
+    pub async fn okm_create_key(
+        &self,
+        who: &Principal,
+        data_unit_id: &str,
+    ) -> Result<OkmKey, ServiceError> {
         let r = self.okm_take(who, data_unit_id, "okm.create_key").await;
-        self.audit_failure(who, "okm.create_key", Some(data_unit_id), r).await
+        self.audit_failure(who, "okm.create_key", Some(data_unit_id), r)
+            .await
     }
 
-    async fn okm_take(&self, who: &Principal, data_unit_id: &str, action: &str) -> Result<OkmKey, ServiceError> {
+    async fn okm_take(
+        &self,
+        who: &Principal,
+        data_unit_id: &str,
+        action: &str,
+    ) -> Result<OkmKey, ServiceError> {
         let subject = self.subject(who).await?;
-        let rec = self.okm_unit_record(who, DataUnitLookup::Id(data_unit_id)).await?;
+        let rec = self
+            .okm_unit_record(who, DataUnitLookup::Id(data_unit_id))
+            .await?;
         let (wallet_id, group, policy) = self.okm_group(who).await?;
-        self.decide(who, &subject, &Action::CreateObject, None).await?;
+        self.decide(who, &subject, &Action::CreateObject, None)
+            .await?;
         let op = DriveOp::Take {
             wallet_id: wallet_id.clone(),
             policy,
@@ -424,23 +473,40 @@ impl KeyService {
             hlc: to_db(self.hlc.now()),
             event: self.event(who, action, Some(&rec.id), Outcome::Success, None),
         };
-        match self.drive_writer.submit(op).await.map_err(ServiceError::Internal)? {
-            DriveOpDone::Taken { key, meta, data_unit_id } => {
+        match self
+            .drive_writer
+            .submit(op)
+            .await
+            .map_err(ServiceError::Internal)?
+        {
+            DriveOpDone::Taken {
+                key,
+                meta,
+                data_unit_id,
+            } => {
                 self.pool.stats.taken(&wallet_id, 1, now_secs());
                 self.pool.nudge();
-                let material = self.rot.unwrap(&WrappedKey::from_bytes(&key.wrapped)?, &key.id)?;
+                let material = self
+                    .rot
+                    .unwrap(&WrappedKey::from_bytes(&key.wrapped)?, &key.id)?;
                 Ok(okm_key(&meta, Some(data_unit_id), material, true, group))
             }
             DriveOpDone::Empty => {
                 if self.pool.stats.empty(&wallet_id, now_secs()) {
                     tracing::warn!(wallet = %group, node = %self.node.name, "key pool drained: answering \"no ready key\" until it refills");
-                    self.record_system("pool.drained", Some(&group), Some(format!("node {}", self.node.name)))
-                        .await;
+                    self.record_system(
+                        "pool.drained",
+                        Some(&group),
+                        Some(format!("node {}", self.node.name)),
+                    )
+                    .await;
                 }
                 self.pool.nudge();
                 Err(ServiceError::NoReadyKey(group))
             }
-            DriveOpDone::Used => Err(ServiceError::Internal("unexpected answer from the drive writer".into())),
+            DriveOpDone::Used => Err(ServiceError::Internal(
+                "unexpected answer from the drive writer".into(),
+            )),
         }
     }
 
@@ -452,17 +518,25 @@ impl KeyService {
         data_unit_id: &str,
     ) -> Result<OkmKey, ServiceError> {
         let r = self.okm_pap_inner(who, data_unit_id).await;
-        self.audit_failure(who, "okm.protect_and_process_key", Some(data_unit_id), r).await
+        self.audit_failure(who, "okm.protect_and_process_key", Some(data_unit_id), r)
+            .await
     }
 
-    async fn okm_pap_inner(&self, who: &Principal, data_unit_id: &str) -> Result<OkmKey, ServiceError> {
-        let rec = self.okm_unit_record(who, DataUnitLookup::Id(data_unit_id)).await?;
+    async fn okm_pap_inner(
+        &self,
+        who: &Principal,
+        data_unit_id: &str,
+    ) -> Result<OkmKey, ServiceError> {
+        let rec = self
+            .okm_unit_record(who, DataUnitLookup::Id(data_unit_id))
+            .await?;
         let (_, group, _) = self.okm_group(who).await?;
         let links = self.store.data_unit_keys(&rec.id).await?;
         if let Some(newest) = links.iter().rev().find(|l| l.writes > 0) {
             if let Some(obj) = self.store.get_object(&newest.key_id).await? {
                 if may_protect(&obj.meta, now_secs()) {
-                    self.authorize_object(who, &obj, super::authz::ObjectOp::Use).await?;
+                    self.authorize_object(who, &obj, super::authz::ObjectOp::Use)
+                        .await?;
                     let material = self.unwrap_okm(&obj)?;
                     let ev = self.event(
                         who,
@@ -471,13 +545,17 @@ impl KeyService {
                         Outcome::Success,
                         Some(format!("data unit {}, current key", rec.id)),
                     );
-                    self.okm_use(vec![(rec.id.clone(), obj.meta.id.clone(), KeyUse::WriteIssued)], ev)
-                        .await?;
+                    self.okm_use(
+                        vec![(rec.id.clone(), obj.meta.id.clone(), KeyUse::WriteIssued)],
+                        ev,
+                    )
+                    .await?;
                     return Ok(okm_key(&obj.meta, Some(rec.id), material, false, group));
                 }
             }
         }
-        self.okm_take(who, &rec.id, "okm.protect_and_process_key").await
+        self.okm_take(who, &rec.id, "okm.protect_and_process_key")
+            .await
     }
 
     /// One key by ID (RetrieveKey), if the caller may use it and it may still read.
@@ -509,11 +587,18 @@ impl KeyService {
         data_unit_id: &str,
     ) -> Result<Vec<OkmKey>, ServiceError> {
         let r = self.okm_dukeys_inner(who, data_unit_id).await;
-        self.audit_failure(who, "okm.retrieve_data_unit_keys", Some(data_unit_id), r).await
+        self.audit_failure(who, "okm.retrieve_data_unit_keys", Some(data_unit_id), r)
+            .await
     }
 
-    async fn okm_dukeys_inner(&self, who: &Principal, data_unit_id: &str) -> Result<Vec<OkmKey>, ServiceError> {
-        let rec = self.okm_unit_record(who, DataUnitLookup::Id(data_unit_id)).await?;
+    async fn okm_dukeys_inner(
+        &self,
+        who: &Principal,
+        data_unit_id: &str,
+    ) -> Result<Vec<OkmKey>, ServiceError> {
+        let rec = self
+            .okm_unit_record(who, DataUnitLookup::Id(data_unit_id))
+            .await?;
         let (_, group, _) = self.okm_group(who).await?;
         let subject = self.subject(who).await?;
         let now = now_secs();
@@ -537,7 +622,13 @@ impl KeyService {
             }
             let material = self.unwrap_okm(&obj)?;
             links.push((rec.id.clone(), obj.meta.id.clone(), KeyUse::ReadIssued));
-            out.push(okm_key(&obj.meta, Some(rec.id.clone()), material, false, group.clone()));
+            out.push(okm_key(
+                &obj.meta,
+                Some(rec.id.clone()),
+                material,
+                false,
+                group.clone(),
+            ));
         }
         let ids: Vec<&str> = out.iter().map(|k| k.key.key_id.as_str()).collect();
         let ev = self.event(
@@ -559,8 +650,13 @@ impl KeyService {
         message: &str,
     ) -> Result<(), ServiceError> {
         self.okm_group(who).await?;
-        let msg: String = message.chars().filter(|c| !c.is_control()).take(1024).collect();
-        self.record(who, "okm.agent_audit_log", None, outcome, Some(msg)).await;
+        let msg: String = message
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(1024)
+            .collect();
+        self.record(who, "okm.agent_audit_log", None, outcome, Some(msg))
+            .await;
         Ok(())
     }
 
@@ -576,7 +672,9 @@ impl KeyService {
     pub async fn okm_discover(&self, who: &Principal) -> Result<OkmDiscovery, ServiceError> {
         let r = async {
             let PrincipalKind::Endpoint(id) = &who.kind else {
-                return Err(ServiceError::Forbidden("OKM calls come from enrolled agents only".into()));
+                return Err(ServiceError::Forbidden(
+                    "OKM calls come from enrolled agents only".into(),
+                ));
             };
             let agent_site = self.store.endpoint(id).await?.and_then(|e| e.site);
             let nodes = self.agent_nodes().await?;
@@ -596,7 +694,11 @@ impl KeyService {
             hlc: to_db(self.hlc.now()),
             event,
         };
-        self.drive_writer.submit(op).await.map_err(ServiceError::Internal).map(|_| ())
+        self.drive_writer
+            .submit(op)
+            .await
+            .map_err(ServiceError::Internal)
+            .map(|_| ())
     }
 
     fn unwrap_okm(&self, obj: &StoredObject) -> Result<KeyMaterial, ServiceError> {

@@ -99,7 +99,9 @@ fn unescape(s: &str) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A gSOAP-style request: `prefix:op` in the body, unqualified children.
@@ -174,7 +176,9 @@ impl Conn {
     pub async fn tls(addr: SocketAddr, cfg: Arc<rustls::ClientConfig>) -> std::io::Result<Conn> {
         let tcp = TcpStream::connect(addr).await?;
         let name = ServerName::try_from("localhost").expect("server name");
-        let s = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await?;
+        let s = tokio_rustls::TlsConnector::from(cfg)
+            .connect(name, tcp)
+            .await?;
         Ok(Conn {
             stream: Box::new(s),
             host: addr.to_string(),
@@ -196,7 +200,10 @@ impl Conn {
             let mut chunk = [0u8; 4096];
             let n = self.stream.read(&mut chunk).await?;
             if n == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "closed",
+                ));
             }
             buf.extend_from_slice(&chunk[..n]);
             if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -213,7 +220,8 @@ impl Conn {
             .lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
             })
             .unwrap_or(0);
         let mut body = buf[header_end..].to_vec();
@@ -233,7 +241,9 @@ impl Conn {
 
     /// POSTs an envelope.
     pub async fn call(&mut self, envelope: &str) -> Answer {
-        self.post_raw(envelope.as_bytes()).await.expect("OKM request")
+        self.post_raw(envelope.as_bytes())
+            .await
+            .expect("OKM request")
     }
 }
 
@@ -243,7 +253,9 @@ pub fn secret(passphrase: &str, n: u32) -> Vec<u8> {
         .as_ref()
         .to_vec();
     for _ in 0..n {
-        h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &h).as_ref().to_vec();
+        h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &h)
+            .as_ref()
+            .to_vec();
     }
     h
 }
@@ -274,7 +286,12 @@ pub async fn enroll(
 ) -> Result<Enrolled, Answer> {
     let mut ca = Conn::plain(ca_addr).await.expect("CA service");
     let a = ca
-        .call(&envelope("KMS-CA", NS_CA, "RetrieveRootCACertificate", &el("EntityID", agent_id)))
+        .call(&envelope(
+            "KMS-CA",
+            NS_CA,
+            "RetrieveRootCACertificate",
+            &el("EntityID", agent_id),
+        ))
         .await;
     if a.status != 200 {
         return Err(a);
@@ -285,34 +302,53 @@ pub async fn enroll(
         .expect("iterations")
         .parse()
         .expect("number");
-    assert!((40_000..=400_000).contains(&n), "iteration count {n} out of the agents' range");
-    let challenge = hex::decode(a.get("ClientAuthenticationChallenge").expect("challenge")).expect("hex");
+    assert!(
+        (40_000..=400_000).contains(&n),
+        "iteration count {n} out of the agents' range"
+    );
+    let challenge =
+        hex::decode(a.get("ClientAuthenticationChallenge").expect("challenge")).expect("hex");
     assert_eq!(challenge.len(), 20);
     let root_pem = String::from_utf8(root.clone()).expect("PEM text");
     let s = secret(passphrase, n);
     let response = proof(&s, &root, &challenge);
     let server_challenge: Vec<u8> = (0..20).map(|_| rand_byte()).collect();
-    let mut cert = Conn::tls(cert_addr, tls(&root_pem, None)).await.expect("Certificate service");
+    let mut cert = Conn::tls(cert_addr, tls(&root_pem, None))
+        .await
+        .expect("Certificate service");
     let body = format!(
         "{}{}{}",
         el("EntityID", agent_id),
-        el("ClientAuthenticationResponse", &hex::encode_upper(&response)),
-        el("ServerAuthenticationChallenge", &hex::encode_upper(&server_challenge))
+        el(
+            "ClientAuthenticationResponse",
+            &hex::encode_upper(&response)
+        ),
+        el(
+            "ServerAuthenticationChallenge",
+            &hex::encode_upper(&server_challenge)
+        )
     );
     let a = cert
-        .call(&envelope("KMS-Certificate", NS_CERTIFICATE, "RetrieveEntityCertificate", &body))
+        .call(&envelope(
+            "KMS-Certificate",
+            NS_CERTIFICATE,
+            "RetrieveEntityCertificate",
+            &body,
+        ))
         .await;
     if a.status != 200 {
         return Err(a);
     }
-    let server_proof = hex::decode(a.get("ServerAuthenticationResponse").expect("server proof")).expect("hex");
+    let server_proof =
+        hex::decode(a.get("ServerAuthenticationResponse").expect("server proof")).expect("hex");
     assert_eq!(
         server_proof,
         proof(&s, &root, &server_challenge),
         "the node did not prove it knows the passphrase"
     );
-    let cert_pem = String::from_utf8(hex::decode(a.get("Certificate").expect("certificate")).expect("hex"))
-        .expect("PEM");
+    let cert_pem =
+        String::from_utf8(hex::decode(a.get("Certificate").expect("certificate")).expect("hex"))
+            .expect("PEM");
     let key_pem = String::from_utf8(
         hex::decode(a.get("WrappedPrivateKeyMaterial").expect("private key")).expect("hex"),
     )

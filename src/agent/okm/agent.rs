@@ -177,14 +177,21 @@ pub fn key_state_name(state: State, may_protect: bool) -> &'static str {
     }
 }
 
-fn write_key(b: &mut Body, name: &str, k: &OkmKey, kwk: Option<&Zeroizing<[u8; 32]>>) -> Result<(), Fault> {
+fn write_key(
+    b: &mut Body,
+    name: &str,
+    k: &OkmKey,
+    kwk: Option<&Zeroizing<[u8; 32]>>,
+) -> Result<(), Fault> {
     let material = k.key.material.expose_secret();
     if material.len() != 32 {
         // The protocol has one key type, AES-256 (`KMS_Agent__KeyType`).
         return Err(Fault::Client(FaultCode::KeyDoesNotExist));
     }
     let value = match kwk {
-        Some(kwk) => Zeroizing::new(hex::encode_upper(kwk_wrap(kwk, material).map_err(|_| Fault::Server)?)),
+        Some(kwk) => Zeroizing::new(hex::encode_upper(
+            kwk_wrap(kwk, material).map_err(|_| Fault::Server)?,
+        )),
         None => Zeroizing::new(hex::encode_upper(material)),
     };
     let id = key_id_hex(&k.key.key_id).ok_or(Fault::Server)?;
@@ -206,7 +213,11 @@ fn endpoint_id(who: &Principal) -> String {
 }
 
 /// The KWK named by `AgentKWKID`, if the request names one.
-fn kwk_for(state: &OkmState, who: &Principal, op: &Element) -> Result<Option<Zeroizing<[u8; 32]>>, Fault> {
+fn kwk_for(
+    state: &OkmState,
+    who: &Principal,
+    op: &Element,
+) -> Result<Option<Zeroizing<[u8; 32]>>, Fault> {
     let Some(id) = op.text_of("AgentKWKID") else {
         return Ok(None);
     };
@@ -232,7 +243,12 @@ pub(super) async fn agent(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<
         Err(f) => {
             state
                 .svc
-                .okm_note(&who, "okm.request", Outcome::Failed, "malformed or refused SOAP envelope")
+                .okm_note(
+                    &who,
+                    "okm.request",
+                    Outcome::Failed,
+                    "malformed or refused SOAP envelope",
+                )
                 .await;
             return Err(f);
         }
@@ -250,13 +266,15 @@ pub(super) async fn agent(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<
             b.nested("KeyGroups", |b| {
                 for g in &groups {
                     b.nested("item", |b| {
-                        b.text("KeyGroupID", &g.id).text("Description", &g.description);
+                        b.text("KeyGroupID", &g.id)
+                            .text("Description", &g.description);
                     });
                 }
             })
             .text("LastPage", "true")
             .nested("NextPageQueryParameters", |b| {
-                b.text("NextPageSize", "0").text("SortOrder", "SORT_ORDER_ASCENDING");
+                b.text("NextPageSize", "0")
+                    .text("SortOrder", "SORT_ORDER_ASCENDING");
             });
             Ok(respond("ListKeyGroupsResponse", b))
         }
@@ -286,7 +304,10 @@ pub(super) async fn agent(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<
             let uid = a.unique_id.ok_or_else(invalid)?;
             // Found, or else created: the agent library notes that this call "may
             // create a DU" (`KMSAgent.cpp`).
-            let du = match svc.okm_data_unit(&who, DataUnitLookup::UniqueId(&uid)).await {
+            let du = match svc
+                .okm_data_unit(&who, DataUnitLookup::UniqueId(&uid))
+                .await
+            {
                 Ok(du) => du,
                 Err(ServiceError::NotFound(_)) => svc
                     .okm_create_data_unit(&who, a.tag, Some(uid), a.description)
@@ -301,8 +322,13 @@ pub(super) async fn agent(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<
         "DisassociateDataUnitKeys" => {
             // Clavis links every key that ever encrypted a medium to it (SPEC 2.5);
             // unlinking would lose the way back from a tape to its keys.
-            svc.okm_note(&who, "okm.disassociate_data_unit_keys", Outcome::Failed, "not supported: data units keep every key that encrypted them")
-                .await;
+            svc.okm_note(
+                &who,
+                "okm.disassociate_data_unit_keys",
+                Outcome::Failed,
+                "not supported: data units keep every key that encrypted them",
+            )
+            .await;
             Err(Fault::Client(FaultCode::NotSupported))
         }
         "CreateKey" | "CreateKey2" => {
@@ -363,8 +389,12 @@ pub(super) async fn agent(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<
                 keys.retain(|x| &x.key.key_id == k);
             }
             let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(keys.len());
-            let end = start.saturating_add(usize::try_from(size).unwrap_or(0)).min(keys.len());
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(keys.len());
+            let end = start
+                .saturating_add(usize::try_from(size).unwrap_or(0))
+                .min(keys.len());
             let page = &keys[start..end];
             let remaining = total - i64::try_from(end).unwrap_or(total);
             let mut b = Body::new();
@@ -410,7 +440,8 @@ pub(super) async fn agent(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<
                     .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
                     .map_err(|_| Fault::Server)?
             };
-            svc.okm_note(&who, "okm.get_kwk_public_key", Outcome::Success, "").await;
+            svc.okm_note(&who, "okm.get_kwk_public_key", Outcome::Success, "")
+                .await;
             let mut b = Body::new();
             b.text("KWKPublicKey", &hex::encode_upper(pem.as_bytes()));
             Ok(respond("GetAgentKWKPublicKeyResponse", b))
@@ -422,7 +453,8 @@ pub(super) async fn agent(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<
                 .ok_or_else(invalid)?;
             let key = kwk_transport_key(state).await?;
             let plain = Zeroizing::new(
-                key.decrypt(rsa::Pkcs1v15Encrypt, &wrapped).map_err(|_| invalid())?,
+                key.decrypt(rsa::Pkcs1v15Encrypt, &wrapped)
+                    .map_err(|_| invalid())?,
             );
             let kwk: [u8; 32] = plain.as_slice().try_into().map_err(|_| invalid())?;
             let kwk = Zeroizing::new(kwk);
@@ -435,15 +467,28 @@ pub(super) async fn agent(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<
                 }
                 m.insert((ep, kwk_id.clone()), kwk);
             }
-            svc.okm_note(&who, "okm.register_kwk", Outcome::Success, &format!("key-wrapping key {kwk_id}"))
-                .await;
+            svc.okm_note(
+                &who,
+                "okm.register_kwk",
+                Outcome::Success,
+                &format!("key-wrapping key {kwk_id}"),
+            )
+            .await;
             let mut b = Body::new();
             b.text("AgentKWKID", &kwk_id);
             Ok(respond("RegisterAgentKWKResponse", b))
         }
         _ => {
-            svc.okm_note(&who, "okm.request", Outcome::Failed, &format!("unsupported operation {}", name.chars().take(64).collect::<String>()))
-                .await;
+            svc.okm_note(
+                &who,
+                "okm.request",
+                Outcome::Failed,
+                &format!(
+                    "unsupported operation {}",
+                    name.chars().take(64).collect::<String>()
+                ),
+            )
+            .await;
             Err(Fault::Client(FaultCode::NotSupported))
         }
     }
@@ -484,7 +529,11 @@ pub(super) async fn discovery(state: &OkmState, peer: &Peer, body: &[u8]) -> Res
     b.nested("ArrayOfClusterMembers", |b| {
         for n in &view.nodes {
             let host = if n.id == own {
-                state.settings.advertise_host.clone().or_else(|| host_of(n.agent_addr.as_deref()))
+                state
+                    .settings
+                    .advertise_host
+                    .clone()
+                    .or_else(|| host_of(n.agent_addr.as_deref()))
             } else {
                 host_of(n.agent_addr.as_deref())
             };
@@ -517,6 +566,8 @@ fn host_of(addr: Option<&str>) -> Option<String> {
     let a = addr?;
     match a.parse::<std::net::SocketAddr>() {
         Ok(s) => Some(s.ip().to_string()),
-        Err(_) => a.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']']).to_owned()),
+        Err(_) => a
+            .rsplit_once(':')
+            .map(|(h, _)| h.trim_matches(['[', ']']).to_owned()),
     }
 }

@@ -27,7 +27,11 @@ pub fn authentication_secret(passphrase: &[u8], iterations: u32) -> KeyMaterial 
 
 /// A challenge response: HMAC-SHA1 keyed with the secret over the root CA
 /// certificate (as the agent stores it, PEM) followed by the challenge.
-pub fn challenge_response(secret: &KeyMaterial, root_ca_pem: &[u8], challenge: &[u8]) -> [u8; AUTH_LEN] {
+pub fn challenge_response(
+    secret: &KeyMaterial,
+    root_ca_pem: &[u8],
+    challenge: &[u8],
+) -> [u8; AUTH_LEN] {
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.expose_secret());
     let mut ctx = hmac::Context::with_key(&key);
     ctx.update(root_ca_pem);
@@ -91,11 +95,13 @@ mod tests {
     #[test]
     fn rfc3394_vector_4_6() {
         // RFC 3394 section 4.6: 256 bits of key data with a 256-bit KEK.
-        let kek: [u8; 32] = hex::decode("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F")
-            .unwrap()
-            .try_into()
+        let kek: [u8; 32] =
+            hex::decode("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let data = hex::decode("00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F")
             .unwrap();
-        let data = hex::decode("00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F").unwrap();
         let w = kwk_wrap(&kek, &data).unwrap();
         assert_eq!(
             hex::encode_upper(&w),
@@ -107,7 +113,10 @@ mod tests {
     #[test]
     fn secret_iterates_over_the_hashed_passphrase() {
         let s0 = authentication_secret(b"abc", 0);
-        assert_eq!(hex::encode(s0.expose_secret()), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex::encode(s0.expose_secret()),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         let s1 = authentication_secret(b"abc", 1);
         let again = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, s0.expose_secret());
         assert_eq!(s1.expose_secret(), again.as_ref());

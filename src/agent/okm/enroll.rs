@@ -18,8 +18,8 @@
 use super::http::Peer;
 use super::soap::{self, Body, Limits};
 use super::{
-    authentication_secret, challenge_response, Fault, FaultCode, OkmState, AUTH_LEN,
-    CHALLENGE_TTL, LOCKOUT, MAX_FAILED_ENROLLMENTS, NS_CA, NS_CERTIFICATE,
+    authentication_secret, challenge_response, Fault, FaultCode, OkmState, AUTH_LEN, CHALLENGE_TTL,
+    LOCKOUT, MAX_FAILED_ENROLLMENTS, NS_CA, NS_CERTIFICATE,
 };
 use crate::secret::ct_eq;
 use secrecy::ExposeSecret;
@@ -73,10 +73,21 @@ pub(super) async fn ca(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<Str
             }
             tracing::info!(peer = %peer.addr, agent = %entity, "OKM root CA certificate requested");
             let mut b = Body::new();
-            b.text("RootCACertificate", &hex::encode_upper(state.ca_pem.as_bytes()))
-                .text("AuthenticationHashIterationCount", &state.settings.iterations.to_string())
-                .text("ClientAuthenticationChallenge", &hex_challenge);
-            Ok(soap::response("KMS-CA", NS_CA, "RetrieveRootCACertificateResponse", b))
+            b.text(
+                "RootCACertificate",
+                &hex::encode_upper(state.ca_pem.as_bytes()),
+            )
+            .text(
+                "AuthenticationHashIterationCount",
+                &state.settings.iterations.to_string(),
+            )
+            .text("ClientAuthenticationChallenge", &hex_challenge);
+            Ok(soap::response(
+                "KMS-CA",
+                NS_CA,
+                "RetrieveRootCACertificateResponse",
+                b,
+            ))
         }
         "RetrieveLocalClock" => {
             let now = time::OffsetDateTime::now_utc();
@@ -85,7 +96,12 @@ pub(super) async fn ca(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<Str
                 .map_err(|_| Fault::Server)?;
             let mut b = Body::new();
             b.text("CurrentTime", &text);
-            Ok(soap::response("KMS-CA", NS_CA, "RetrieveLocalClockResponse", b))
+            Ok(soap::response(
+                "KMS-CA",
+                NS_CA,
+                "RetrieveLocalClockResponse",
+                b,
+            ))
         }
         _ => Err(Fault::Client(FaultCode::NotSupported)),
     }
@@ -97,7 +113,11 @@ fn hex20(v: Option<&str>) -> Option<[u8; AUTH_LEN]> {
 }
 
 /// The Certificate service.
-pub(super) async fn certificate(state: &OkmState, peer: &Peer, body: &[u8]) -> Result<String, Fault> {
+pub(super) async fn certificate(
+    state: &OkmState,
+    peer: &Peer,
+    body: &[u8],
+) -> Result<String, Fault> {
     let req = parse(state, body, NS_CERTIFICATE)?;
     if req.op.name != "RetrieveEntityCertificate" {
         return Err(Fault::Client(FaultCode::NotSupported));
@@ -119,7 +139,13 @@ pub(super) async fn certificate(state: &OkmState, peer: &Peer, body: &[u8]) -> R
             .is_some_and(|(n, at)| *n >= MAX_FAILED_ENROLLMENTS && at.elapsed() < LOCKOUT)
     });
     if locked_out {
-        return refused(state, &entity, &source, "too many failed enrollments; try again later").await;
+        return refused(
+            state,
+            &entity,
+            &source,
+            "too many failed enrollments; try again later",
+        )
+        .await;
     }
     let challenge = state
         .challenges
@@ -128,13 +154,25 @@ pub(super) async fn certificate(state: &OkmState, peer: &Peer, body: &[u8]) -> R
         .and_then(|mut m| m.remove(&key))
         .filter(|(_, at)| at.elapsed() < CHALLENGE_TTL);
     let Some((challenge, _)) = challenge else {
-        return refused(state, &entity, &source, "no outstanding challenge: retrieve the root CA certificate first").await;
+        return refused(
+            state,
+            &entity,
+            &source,
+            "no outstanding challenge: retrieve the root CA certificate first",
+        )
+        .await;
     };
     let pending = match state.svc.okm_pending(&entity).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             count_failure(state, &key);
-            return refused(state, &entity, &source, "no pending passphrase for this agent").await;
+            return refused(
+                state,
+                &entity,
+                &source,
+                "no pending passphrase for this agent",
+            )
+            .await;
         }
         Err(e) => {
             tracing::error!(error = %e, "OKM enrollment lookup failed");
@@ -143,9 +181,10 @@ pub(super) async fn certificate(state: &OkmState, peer: &Peer, body: &[u8]) -> R
     };
     let iterations = state.settings.iterations;
     let passphrase = Zeroizing::new(pending.passphrase.expose_secret().as_bytes().to_vec());
-    let secret = tokio::task::spawn_blocking(move || authentication_secret(&passphrase, iterations))
-        .await
-        .map_err(|_| Fault::Server)?;
+    let secret =
+        tokio::task::spawn_blocking(move || authentication_secret(&passphrase, iterations))
+            .await
+            .map_err(|_| Fault::Server)?;
     let expected = challenge_response(&secret, state.ca_pem.as_bytes(), &challenge[..]);
     if !ct_eq(&expected, &client_response) {
         count_failure(state, &key);
@@ -160,7 +199,11 @@ pub(super) async fn certificate(state: &OkmState, peer: &Peer, body: &[u8]) -> R
         tracing::error!(error = %e, "could not make an OKM agent key pair");
         Fault::Server
     })?;
-    let enrolled = match state.svc.okm_enroll(&pending, &csr_pem, source.clone()).await {
+    let enrolled = match state
+        .svc
+        .okm_enroll(&pending, &csr_pem, source.clone())
+        .await
+    {
         Ok(e) => e,
         Err(crate::service::ServiceError::InvalidEnrollmentToken) => {
             count_failure(state, &key);
@@ -175,9 +218,18 @@ pub(super) async fn certificate(state: &OkmState, peer: &Peer, body: &[u8]) -> R
         f.remove(&key);
     }
     let mut b = Body::new();
-    b.text("ServerAuthenticationResponse", &hex::encode_upper(server_response))
-        .text("Certificate", &hex::encode_upper(enrolled.certificate_pem.as_bytes()))
-        .text("WrappedPrivateKeyMaterial", &hex::encode_upper(key_pem.as_bytes()));
+    b.text(
+        "ServerAuthenticationResponse",
+        &hex::encode_upper(server_response),
+    )
+    .text(
+        "Certificate",
+        &hex::encode_upper(enrolled.certificate_pem.as_bytes()),
+    )
+    .text(
+        "WrappedPrivateKeyMaterial",
+        &hex::encode_upper(key_pem.as_bytes()),
+    );
     Ok(soap::response(
         "KMS-Certificate",
         NS_CERTIFICATE,
@@ -193,7 +245,10 @@ async fn refused(
     why: &str,
 ) -> Result<String, Fault> {
     tracing::info!(agent = %entity, reason = %why, "OKM enrollment refused");
-    state.svc.okm_enroll_refused(entity, source.clone(), why).await;
+    state
+        .svc
+        .okm_enroll_refused(entity, source.clone(), why)
+        .await;
     Err(Fault::Client(FaultCode::InvalidPassphrase))
 }
 
@@ -222,7 +277,8 @@ fn agent_key_pair(agent_id: &str) -> Result<(Zeroizing<String>, String), String>
     let pem = Zeroizing::new(pem.as_str().to_owned());
     let kp = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256)
         .map_err(|e| e.to_string())?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, agent_id);

@@ -109,7 +109,9 @@ where
         .keep_alive(true)
         .serve_connection(io, svc);
     match tokio::time::timeout(idle * 60, conn).await {
-        Ok(Err(e)) => tracing::debug!(peer = %addr, error = %e, "OKM connection ended with an error"),
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %addr, error = %e, "OKM connection ended with an error")
+        }
         Err(_) => tracing::debug!(peer = %addr, "OKM connection closed after its time limit"),
         Ok(Ok(())) => {}
     }
@@ -235,7 +237,13 @@ pub async fn start(
         let _ = rx.wait_for(|v| *v).await;
     };
     let tasks = vec![
-        tokio::spawn(serve(ca, None, Service::Ca, state.clone(), stopped(shutdown.clone()))),
+        tokio::spawn(serve(
+            ca,
+            None,
+            Service::Ca,
+            state.clone(),
+            stopped(shutdown.clone()),
+        )),
         tokio::spawn(serve(
             cert,
             Some(tls.server_auth),

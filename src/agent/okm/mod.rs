@@ -181,7 +181,11 @@ pub struct OkmState {
 
 impl OkmState {
     /// State for `svc`, with the cluster CA certificate (PEM).
-    pub fn new(svc: Arc<KeyService>, settings: OkmSettings, ca_pem: &str) -> Result<OkmState, String> {
+    pub fn new(
+        svc: Arc<KeyService>,
+        settings: OkmSettings,
+        ca_pem: &str,
+    ) -> Result<OkmState, String> {
         let ca_pem = openssl_pem(ca_pem)?;
         Ok(OkmState {
             svc,
@@ -276,7 +280,10 @@ mod tests {
         let d = data_unit_id_hex(&id).unwrap();
         assert_eq!(d.len(), 32);
         assert_eq!(data_unit_id_of(&d).as_deref(), Some(id.as_str()));
-        assert_eq!(external_unique_id_of("4C54303031").as_deref(), Some("LT001"));
+        assert_eq!(
+            external_unique_id_of("4C54303031").as_deref(),
+            Some("LT001")
+        );
         assert_eq!(external_unique_id_hex("LT001"), "4C54303031");
         assert_eq!(external_unique_id_of("00ff").as_deref(), Some("0x00ff"));
         assert_eq!(external_unique_id_hex("0x00ff"), "00FF");

@@ -182,7 +182,9 @@ fn open(e: &quick_xml::events::BytesStart<'_>) -> Result<Element, SoapError> {
             key.strip_prefix("xmlns:").map(str::to_owned)
         };
         if let Some(p) = decl {
-            let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(malformed)?;
+            let v = a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(malformed)?;
             xmlns.push((p, v.into_owned()));
         }
     }
@@ -302,7 +304,9 @@ fn parse_tree(text: &str, limits: &Limits) -> Result<Element, SoapError> {
         }
     }
     if !stack.is_empty() {
-        return Err(SoapError::Malformed("the document ends inside an element".into()));
+        return Err(SoapError::Malformed(
+            "the document ends inside an element".into(),
+        ));
     }
     root.ok_or_else(|| SoapError::Malformed("the document is empty".into()))
 }
@@ -473,7 +477,10 @@ mod tests {
             Err(SoapError::TooLarge(_))
         ));
         assert!(matches!(
-            parse(b"<Envelope><Body><x/></Body></Envelope>", &Limits::default()),
+            parse(
+                b"<Envelope><Body><x/></Body></Envelope>",
+                &Limits::default()
+            ),
             Err(SoapError::Malformed(_))
         ));
         assert!(matches!(
