@@ -529,11 +529,17 @@ pub(super) async fn discovery(state: &OkmState, peer: &Peer, body: &[u8]) -> Res
     b.nested("ArrayOfClusterMembers", |b| {
         for n in &view.nodes {
             let host = if n.id == own {
+                // This node: its configured name, else the native agent listener's
+                // host, else the OKM listeners' own address when it is a specific one.
                 state
                     .settings
                     .advertise_host
                     .clone()
                     .or_else(|| host_of(n.agent_addr.as_deref()))
+                    .or_else(|| {
+                        let ip = state.settings.agent.ip();
+                        (!ip.is_unspecified()).then(|| ip.to_string())
+                    })
             } else {
                 host_of(n.agent_addr.as_deref())
             };

@@ -159,6 +159,13 @@ pub struct OkmSettings {
     pub idle: Duration,
 }
 
+/// A client challenge and when it was issued.
+type Challenge = (Zeroizing<[u8; AUTH_LEN]>, Instant);
+/// (endpoint ID, KWK ID).
+type KwkSlot = (String, String);
+/// A registered key-wrapping key.
+type Kwk = Zeroizing<[u8; 32]>;
+
 /// State shared by the four services of one node.
 pub struct OkmState {
     pub(crate) svc: Arc<KeyService>,
@@ -167,7 +174,7 @@ pub struct OkmState {
     /// HMACs of enrollment cover these exact bytes.
     pub(crate) ca_pem: String,
     /// Outstanding client challenges by agent ID.
-    challenges: Mutex<HashMap<String, (Zeroizing<[u8; AUTH_LEN]>, Instant)>>,
+    challenges: Mutex<HashMap<String, Challenge>>,
     /// Failed enrollments by agent ID.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
     /// The node's RSA key for key-wrapping-key transport, made on first use.
@@ -176,7 +183,7 @@ pub struct OkmState {
     /// as this process, like the agent's (`KMSAgentLoadBalancer.h`: "These values do
     /// not persist beyond a profile session"); after a restart an agent is told
     /// [`FaultCode::KwkNotRegistered`] and registers a new one.
-    kwks: Mutex<HashMap<(String, String), Zeroizing<[u8; 32]>>>,
+    kwks: Mutex<HashMap<KwkSlot, Kwk>>,
 }
 
 impl OkmState {
