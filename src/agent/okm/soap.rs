@@ -501,4 +501,67 @@ mod tests {
         assert_eq!(r.op.name, "Fault");
         assert_eq!(r.op.text_of("faultstring"), Some("1000 Access Denied"));
     }
+
+    /// True when an XML tokenizer meets a document type declaration in `doc` (as
+    /// markup: the same bytes inside a comment, CDATA or an attribute value are text).
+    fn has_dtd(doc: &[u8]) -> bool {
+        let Ok(text) = std::str::from_utf8(doc) else {
+            return false;
+        };
+        let mut r = Reader::from_str(text);
+        loop {
+            match r.read_event() {
+                Ok(Event::DocType(_)) => return true,
+                Ok(Event::Eof) | Err(_) => return false,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// A cheap stand-in for the fuzz target (`fuzz/fuzz_targets/okm_soap.rs`) that
+    /// runs with the unit tests: thousands of byte-level mutations of a real request
+    /// never panic, never accept a DTD, and never exceed the limits.
+    #[test]
+    fn mutated_requests_never_panic_or_pass_a_dtd() {
+        let base = env("<KMS-Agent:RetrieveProtectAndProcessKey><DataUnit><DataUnitID>0011</DataUnitID><ExternalTag>T&amp;1</ExternalTag><DataUnitState>DATA_UNIT_STATE_NO_KEY</DataUnitState></DataUnit><KeyGroupID>g</KeyGroupID></KMS-Agent:RetrieveProtectAndProcessKey>");
+        let inserts: [&[u8]; 8] = [
+            b"<!DOCTYPE a [<!ENTITY x \"y\">]>",
+            b"&x;",
+            b"<a>",
+            b"</a>",
+            b"<?pi?>",
+            b"<![CDATA[z]]>",
+            b"&#0;",
+            b"\xff",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let limits = Limits::default();
+        for _ in 0..5000 {
+            let mut doc = base.as_bytes().to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % (doc.len() + 1);
+                match next() % 3 {
+                    0 => {
+                        let ins = inserts[(next() as usize) % inserts.len()];
+                        doc.splice(at..at, ins.iter().copied());
+                    }
+                    1 if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    _ if at < doc.len() => doc[at] = (next() & 0xff) as u8,
+                    _ => {}
+                }
+            }
+            if let Ok(r) = parse(&doc, &limits) {
+                assert!(!has_dtd(&doc), "accepted a document with a DTD");
+                assert!(r.op.children.len() <= limits.max_elements);
+            }
+        }
+    }
 }
