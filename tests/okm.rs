@@ -203,6 +203,22 @@ async fn okm_agent_enrolls_and_gets_keys_through_the_agent_protocol() {
     assert_eq!(again.fault_code(), Some(1019), "{}", again.body);
     assert_eq!(f.endpoint("t10k-01").await["certificate"]["serial"], serial);
 
+    // A new passphrase enrolls the agent again (a replaced drive); the old one stays spent.
+    let (st, v) = f
+        .api(Method::POST, "/v1/okm/agents/t10k-01/passphrase", None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let second = v["passphrase"].as_str().expect("passphrase").to_owned();
+    let refused = okm_client::enroll(f.okm.ca, f.okm.cert, "t10k-01", &passphrase)
+        .await
+        .err()
+        .expect("the first passphrase stays spent");
+    assert_eq!(refused.fault_code(), Some(1019), "{}", refused.body);
+    let enrolled = okm_client::enroll(f.okm.ca, f.okm.cert, "t10k-01", &second)
+        .await
+        .unwrap_or_else(|a| panic!("re-enrollment refused: {}", a.body));
+    assert_ne!(f.endpoint("t10k-01").await["certificate"]["serial"], serial);
+
     // Discovery: this node, at its site, reachable at the loopback address.
     let cfg = okm_client::tls(
         &enrolled.root_ca_pem,

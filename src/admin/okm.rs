@@ -5,6 +5,7 @@
 
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::params::PathParams;
 use super::routes::{ApiState, Caller};
 use crate::service::EndpointInfo;
 use axum::extract::State as AxState;
@@ -16,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 /// The OKM routes, merged into the `/v1` router.
 pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/okm/agents", post(create))
+    Router::new()
+        .route("/v1/okm/agents", post(create))
+        .route("/v1/okm/agents/{name}/passphrase", post(reissue))
 }
 
 #[derive(Deserialize)]
@@ -52,4 +55,17 @@ async fn create(
             passphrase_expires_at: made.expires_at,
         }),
     ))
+}
+
+async fn reissue(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<Created>, ApiError> {
+    let made = st.svc.reissue_okm_passphrase(&who, &name).await?;
+    Ok(Json(Created {
+        endpoint: made.endpoint,
+        passphrase: made.passphrase.expose_secret().to_owned(),
+        passphrase_expires_at: made.expires_at,
+    }))
 }

@@ -163,6 +163,44 @@ impl KeyService {
         })
     }
 
+    /// A new one-time passphrase for OKM agent `agent_id` (to enroll it again, e.g. a
+    /// replaced drive): the previous passphrase, if still pending, stops working; the
+    /// agent keeps its certificate until it enrolls again.
+    pub async fn reissue_okm_passphrase(
+        &self,
+        who: &Principal,
+        agent_id: &str,
+    ) -> Result<OkmAgentCreated, ServiceError> {
+        let is_okm = self
+            .store
+            .endpoint_by_name(agent_id)
+            .await?
+            .is_some_and(|e| e.endpoint_type == OKM_ENDPOINT_TYPE);
+        if !is_okm {
+            return Err(ServiceError::EndpointNotFound(format!(
+                "{agent_id} (no OKM agent of that name; `clavis okm agent create` makes one)"
+            )));
+        }
+        let (endpoint, token) = self.issue_enrollment_token(who, agent_id).await?;
+        let system = Principal::system("okm");
+        while let Some(old) = self.passphrase_object(&endpoint.id).await? {
+            self.destroy(&system, &old.meta.id).await?;
+        }
+        let copy = KeyMaterial::from_slice(token.token.expose_secret().as_bytes());
+        self.register_secret(
+            &system,
+            Some(passphrase_object_name(&endpoint.id)),
+            copy,
+            false,
+        )
+        .await?;
+        Ok(OkmAgentCreated {
+            endpoint,
+            passphrase: token.token,
+            expires_at: token.expires_at,
+        })
+    }
+
     /// The pending passphrase of OKM agent `agent_id`, for the Certificate service to
     /// verify a proof against. `None` when there is no such agent or it has no pending
     /// passphrase (enrolled, or never created here): both answer "access denied".

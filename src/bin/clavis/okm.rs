@@ -28,40 +28,50 @@ pub enum OkmAgentCmd {
         #[arg(long)]
         site: Option<String>,
     },
+    /// Issue a new one-time passphrase (to enroll the agent again); the pending one stops working.
+    Passphrase {
+        /// The agent ID.
+        agent_id: String,
+    },
 }
 
 /// Runs an `okm` command.
 pub async fn run(cli: &Cli, cmd: &OkmCmd, ca: &str) -> anyhow::Result<()> {
     let mut client = crate::client(cli, ca)?;
-    match cmd {
+    let (path, body) = match cmd {
         OkmCmd::Agent(OkmAgentCmd::Create {
             agent_id,
             key_group,
             site,
-        }) => {
-            let body = json!({"agent_id": agent_id, "key_group": key_group, "site": site});
-            let (status, v) = client
-                .request(Method::POST, "/v1/okm/agents", Some(&body))
-                .await?;
-            crate::endpoint::check(status, &v)?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-                return Ok(());
+        }) => (
+            "/v1/okm/agents".to_owned(),
+            Some(json!({"agent_id": agent_id, "key_group": key_group, "site": site})),
+        ),
+        OkmCmd::Agent(OkmAgentCmd::Passphrase { agent_id }) => {
+            if !clavis::names::is_valid_object_name(agent_id) {
+                anyhow::bail!("agent ID: {}", clavis::names::OBJECT_NAME_RULE);
             }
-            let e = &v["endpoint"];
-            println!(
-                "registered OKM agent {} ({}) in key group {}",
-                s(&e["name"]),
-                s(&e["id"]),
-                s(&e["default_wallet"])
-            );
-            println!(
-                "passphrase (shown once; works once; valid until {}):",
-                date(&v["passphrase_expires_at"])
-            );
-            println!("{}", s(&v["passphrase"]));
-            println!("enter it with the agent ID in the drive's key-management settings");
-            Ok(())
+            (format!("/v1/okm/agents/{agent_id}/passphrase"), None)
         }
+    };
+    let (status, v) = client.request(Method::POST, &path, body.as_ref()).await?;
+    crate::endpoint::check(status, &v)?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
     }
+    let e = &v["endpoint"];
+    println!(
+        "OKM agent {} ({}) in key group {}",
+        s(&e["name"]),
+        s(&e["id"]),
+        s(&e["default_wallet"])
+    );
+    println!(
+        "passphrase (shown once; works once; valid until {}):",
+        date(&v["passphrase_expires_at"])
+    );
+    println!("{}", s(&v["passphrase"]));
+    println!("enter it with the agent ID in the drive's key-management settings");
+    Ok(())
 }
