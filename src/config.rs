@@ -68,6 +68,9 @@ pub struct Config {
     /// Replication between nodes.
     #[serde(default)]
     pub cluster: ClusterConfig,
+    /// Oracle Key Manager agent protocol (T10000 and agent-card LTO drives).
+    #[serde(default)]
+    pub okm: OkmConfig,
     /// Directory the config file lives in; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -282,6 +285,82 @@ fn default_agent_listen() -> SocketAddr {
 }
 fn default_agent_max_frame() -> usize {
     crate::agent::wire::MAX_FRAME
+}
+
+/// `[okm]`: the Oracle Key Manager agent protocol's services (`docs/okm.md`), for
+/// drives whose firmware speaks it. Off by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OkmConfig {
+    /// Serve OKM agents. Default false.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Address the four listeners bind. Default `0.0.0.0`.
+    #[serde(default = "default_okm_address")]
+    pub listen_address: std::net::IpAddr,
+    /// CA service port (plain HTTP). Default 3331.
+    #[serde(default = "default_okm_ca_port")]
+    pub ca_port: u16,
+    /// Certificate service port (TLS). Default 3332.
+    #[serde(default = "default_okm_certificate_port")]
+    pub certificate_port: u16,
+    /// Agent service port (mutual TLS). Default 3334.
+    #[serde(default = "default_okm_agent_port")]
+    pub agent_port: u16,
+    /// Discovery service port (mutual TLS). Default 3335.
+    #[serde(default = "default_okm_discovery_port")]
+    pub discovery_port: u16,
+    /// Host name or address agents are told to reach this node at. Default: the host
+    /// of `[agent] advertise` (or of its listen address).
+    pub advertise_host: Option<String>,
+    /// Hash iterations asked of enrolling agents (40000 to 400000). Default 40000.
+    #[serde(default = "default_okm_iterations")]
+    pub iterations: u32,
+    /// Largest request accepted, in bytes (4 KiB to 1 MiB). Default 64 KiB.
+    #[serde(default = "default_okm_max_request")]
+    pub max_request_bytes: usize,
+    /// Seconds a connection may stay idle. Default 300.
+    #[serde(default = "default_kmip_idle")]
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for OkmConfig {
+    fn default() -> Self {
+        OkmConfig {
+            enabled: false,
+            listen_address: default_okm_address(),
+            ca_port: default_okm_ca_port(),
+            certificate_port: default_okm_certificate_port(),
+            agent_port: default_okm_agent_port(),
+            discovery_port: default_okm_discovery_port(),
+            advertise_host: None,
+            iterations: default_okm_iterations(),
+            max_request_bytes: default_okm_max_request(),
+            idle_timeout_secs: default_kmip_idle(),
+        }
+    }
+}
+
+fn default_okm_address() -> std::net::IpAddr {
+    std::net::IpAddr::from([0, 0, 0, 0])
+}
+fn default_okm_ca_port() -> u16 {
+    3331
+}
+fn default_okm_certificate_port() -> u16 {
+    3332
+}
+fn default_okm_agent_port() -> u16 {
+    3334
+}
+fn default_okm_discovery_port() -> u16 {
+    3335
+}
+fn default_okm_iterations() -> u32 {
+    crate::agent::okm::MIN_ITERATIONS
+}
+fn default_okm_max_request() -> usize {
+    64 * 1024
 }
 
 /// `[cluster]`: replication with the other nodes of the cluster.
@@ -583,6 +662,20 @@ impl Config {
         }
         if !(1024..=crate::agent::wire::MAX_FRAME).contains(&self.agent.max_frame_bytes) {
             return Err(invalid("agent.max_frame_bytes", "must be 1 KiB to 64 KiB"));
+        }
+        if !(crate::agent::okm::MIN_ITERATIONS..=crate::agent::okm::MAX_ITERATIONS)
+            .contains(&self.okm.iterations)
+        {
+            return Err(invalid(
+                "okm.iterations",
+                "must be 40000 to 400000 (what agents accept)",
+            ));
+        }
+        if !(4096..=1024 * 1024).contains(&self.okm.max_request_bytes) {
+            return Err(invalid("okm.max_request_bytes", "must be 4 KiB to 1 MiB"));
+        }
+        if self.okm.idle_timeout_secs == 0 {
+            return Err(invalid("okm.idle_timeout_secs", "must be at least 1"));
         }
         if self.agent.idle_timeout_secs == 0 {
             return Err(invalid("agent.idle_timeout_secs", "must be at least 1"));

@@ -396,7 +396,9 @@ async fn replication_handshake_refuses_incompatible_or_unknown_peers() {
     let before = api.digest().await.expect("digest");
     let tls = std::sync::Arc::new(clavis::tls::client_config(&ca, None).expect("tls"));
     let connect = || async {
-        let tcp = tokio::net::TcpStream::connect(n1.listen).await.expect("tcp");
+        let tcp = tokio::net::TcpStream::connect(n1.listen)
+            .await
+            .expect("tcp");
         tokio_rustls::TlsConnector::from(tls.clone())
             .connect(
                 rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name"),
@@ -413,7 +415,9 @@ async fn replication_handshake_refuses_incompatible_or_unknown_peers() {
     };
     for (major, minor) in [(wire::MAJOR + 1, 0), (wire::MAJOR, wire::MINOR + 2)] {
         let mut s = connect().await;
-        wire::send(&mut s, &hello(major, minor)).await.expect("send");
+        wire::send(&mut s, &hello(major, minor))
+            .await
+            .expect("send");
         match wire::recv(&mut s, 65536).await.expect("answer") {
             Message::Error { code: c, message } => {
                 assert_eq!(c, code::VERSION);
@@ -459,5 +463,9 @@ async fn replication_handshake_refuses_incompatible_or_unknown_peers() {
         Message::Error { code: c, .. } => assert_eq!(c, code::BAD_TOKEN),
         other => panic!("expected a token error, got {other:?}"),
     }
-    assert_eq!(api.digest().await.expect("digest"), before, "nothing changed");
+    assert_eq!(
+        api.digest().await.expect("digest"),
+        before,
+        "nothing changed"
+    );
 }

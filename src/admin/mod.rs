@@ -11,6 +11,7 @@ mod drives;
 mod endpoints;
 mod error;
 mod json;
+mod okm;
 mod openapi;
 mod params;
 mod quorum;

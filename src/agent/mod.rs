@@ -5,5 +5,6 @@
 //! (`drive-agents/`); [`server`] is the node's listener. Both sides speak through the
 //! service layer only.
 
+pub mod okm;
 pub mod server;
 pub mod wire;

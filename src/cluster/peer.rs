@@ -120,6 +120,7 @@ async fn puller(
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
+        let started = std::time::Instant::now();
         let r = tokio::select! {
             r = session(&svc, &connector, &settings, &peers, &node) => r,
             _ = shutdown.wait_for(|s| *s) => return,
@@ -140,7 +141,12 @@ async fn puller(
             _ = tokio::time::sleep(backoff) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(2));
+        // A session that ran a while was healthy: start backing off afresh.
+        backoff = if started.elapsed() > settings.peer_timeout {
+            Duration::from_millis(100)
+        } else {
+            (backoff * 2).min(Duration::from_secs(2))
+        };
     }
 }
 

@@ -21,6 +21,8 @@ pub struct RunningNode {
     pub agent_addr: Option<SocketAddr>,
     /// Address the replication listener is on, when enabled.
     pub cluster_addr: Option<SocketAddr>,
+    /// Addresses of the OKM agent-protocol listeners, when enabled.
+    pub okm_addrs: Option<crate::agent::okm::http::OkmAddrs>,
     /// The service (for in-process callers such as benchmarks).
     pub service: Arc<KeyService>,
     shutdown: Option<watch::Sender<bool>>,
@@ -117,6 +119,15 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         &[&rustls::version::TLS13],
     )?;
     let peer_tls = crate::tls::client_config(&ca.cert_pem, Some((&cred.cert_pem, &key)))?;
+    let okm_tls = if cfg.okm.enabled {
+        Some(crate::agent::okm::http::OkmTls::new(
+            &ca.cert_pem,
+            &cred.cert_pem,
+            &key,
+        )?)
+    } else {
+        None
+    };
     drop(key);
 
     let (tx, rx) = watch::channel(false);
@@ -259,6 +270,29 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         store.set_read_only(hint);
         tracing::warn!("this node is read-only: requests that change anything are refused");
     }
+    let mut okm_addrs = None;
+    if let Some(okm_tls) = okm_tls {
+        let o = &cfg.okm;
+        let at = |port| SocketAddr::new(o.listen_address, port);
+        let settings = crate::agent::okm::OkmSettings {
+            ca: at(o.ca_port),
+            certificate: at(o.certificate_port),
+            agent: at(o.agent_port),
+            discovery: at(o.discovery_port),
+            advertise_host: o.advertise_host.clone(),
+            iterations: o.iterations,
+            max_request_bytes: o.max_request_bytes,
+            idle: std::time::Duration::from_secs(o.idle_timeout_secs),
+        };
+        let state = crate::agent::okm::OkmState::new(service.clone(), settings, &ca.cert_pem)
+            .map_err(|m| NodeError::Other(format!("okm: {m}")))?;
+        let (addrs, okm_tasks) =
+            crate::agent::okm::http::start(Arc::new(state), okm_tls, rx.clone())
+                .await
+                .map_err(NodeError::Other)?;
+        okm_addrs = Some(addrs);
+        tasks.extend(okm_tasks);
+    }
     let mut kmip_addr = None;
     if cfg.kmip.enabled {
         let listener = tokio::net::TcpListener::bind(cfg.kmip.listen)
@@ -286,12 +320,13 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
             stopped(rx),
         )));
     }
-    tracing::info!(node_id = %node.id, api = %api_addr, kmip = ?kmip_addr, agent = ?agent_addr, cluster = ?cluster_addr, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
+    tracing::info!(node_id = %node.id, api = %api_addr, kmip = ?kmip_addr, agent = ?agent_addr, cluster = ?cluster_addr, okm = ?okm_addrs, root_of_trust = %rot.kind(), store = ?store.backend(), "node serving");
     Ok(RunningNode {
         api_addr,
         kmip_addr,
         agent_addr,
         cluster_addr,
+        okm_addrs,
         service,
         shutdown: Some(tx),
         tasks,

@@ -17,6 +17,7 @@ pub mod endpoints;
 mod error;
 mod key_groups;
 mod keypair;
+pub mod okm;
 pub mod quorum;
 pub mod recovery;
 mod rekey;

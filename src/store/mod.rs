@@ -23,8 +23,8 @@ mod replay;
 pub mod replicate;
 mod users;
 
-pub use authz::{GroupRecord, ManageGrant, WalletGrant, WalletRecord};
 pub use audit_replicate::AuditApplyReport;
+pub use authz::{GroupRecord, ManageGrant, WalletGrant, WalletRecord};
 pub use changelog::{Change, ChangeOp};
 pub use cluster::{ClusterNode, NodeMember};
 pub use credentials::{Credential, MasterKeyRecord, NodeAgentAddr, NodeRecord};

@@ -6,6 +6,7 @@ mod audit;
 mod cluster;
 mod drives;
 mod endpoint;
+mod okm;
 mod session;
 
 use anyhow::{bail, Context};
@@ -71,6 +72,9 @@ enum Cmd {
     /// The cluster: nodes, peers, adding and removing nodes.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
+    /// Drives speaking Oracle Key Manager's agent protocol (T10000, agent-card LTO).
+    #[command(subcommand)]
+    Okm(okm::OkmCmd),
     /// This node's key pools (one per key group).
     #[command(subcommand)]
     Pool(drives::PoolCmd),
@@ -243,6 +247,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::Audit(cmd) = &cli.cmd {
         return audit::run(&cli, cmd, &ca).await;
     }
+    if let Cmd::Okm(cmd) = &cli.cmd {
+        return okm::run(&cli, cmd, &ca).await;
+    }
     if let Cmd::Access(cmd) = &cli.cmd {
         return access::run(&cli, cmd, &ca).await;
     }
@@ -337,6 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Cmd::Endpoint(_) => bail!("endpoint commands are handled above"),
         Cmd::Audit(_) => bail!("audit commands are handled above"),
+        Cmd::Okm(_) => bail!("okm commands are handled above"),
         Cmd::Access(_) => bail!("access-control commands are handled above"),
         Cmd::Session(_) => bail!("session commands are handled above"),
         Cmd::Pool(_) | Cmd::DataUnit(_) | Cmd::Cluster(_) => {
