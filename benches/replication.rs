@@ -33,12 +33,18 @@ struct NodeFiles {
 
 fn node_files(name: &str, site: &str) -> NodeFiles {
     let dir = tempfile::tempdir().expect("tempdir");
+    // A fixed port: a restarted node must be where its peers last saw it (a node
+    // announces a new address only through its own change log).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
     let text = format!(
         "[node]\nname = \"{name}\"\nsite = \"{site}\"\ndata_dir = \"data\"\n\n\
          [root_of_trust]\nkind = \"software\"\npassphrase_file = \"rot-passphrase\"\n\n\
          [api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n\n[agent]\nenabled = false\n\n\
          [pool]\nrefill = false\n\n[audit]\ncheckpoint_interval_secs = 0\n\n\
-         [cluster]\nenabled = true\nlisten = \"127.0.0.1:0\"\nheartbeat_ms = 1000\n"
+         [cluster]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nheartbeat_ms = 1000\n"
     );
     let config = dir.path().join("clavis.toml");
     std::fs::write(&config, text).expect("config");

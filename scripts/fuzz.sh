@@ -18,7 +18,7 @@ shift || true
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    targets=(ttlv_decode kmip_dispatch okm_soap)
+    targets=(ttlv_decode kmip_dispatch)
 fi
 case "$secs" in
 '' | *[!0-9]*)
