@@ -309,7 +309,7 @@ async fn main() {
             .expect("digest");
     let db = b.service.store().replicated_digest().await.expect("digest");
     println!(
-        "  reconverged after the partition in {:.2} s (incl. node start {:.2} s); digests equal: {}",
+        "  reconverged after the partition in {:.2} s (after a node start of {:.2} s); digests equal: {}",
         took.as_secs_f64(),
         t.elapsed().as_secs_f64() - took.as_secs_f64(),
         da == db
