@@ -130,10 +130,10 @@ pub struct RecordRef<'a> {
     pub hash: &'a [u8],
 }
 
-const RECORD_COLUMNS: &str =
+pub(super) const RECORD_COLUMNS: &str =
     "origin, seq, at_ms, node_id, actor, actor_kind, action, object, source, outcome, detail, prev_hash, hash";
 
-fn record_from_row(r: &AnyRow) -> Result<AuditRecord, StoreError> {
+pub(super) fn record_from_row(r: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
         origin: r.try_get(0)?,
         seq: r.try_get(1)?,

@@ -3,7 +3,7 @@
 //! previous hash is the chain's head, and its own hash checks out, so a replicated
 //! chain verifies like the local one. Checkpoints travel with the records they sign.
 
-use super::audit::AuditRecord;
+use super::audit::{record_from_row, AuditRecord, RECORD_COLUMNS};
 use super::replicate::VersionVector;
 use super::{Store, StoreError, WriteTx};
 use crate::audit::chain::GENESIS_HASH;
@@ -46,10 +46,9 @@ impl Store {
             if have <= after || room <= 0 {
                 continue;
             }
-            let rows = sqlx::query(
-                "SELECT origin, seq, at_ms, node_id, actor, actor_kind, action, object, source, outcome, detail, prev_hash, hash \
-                 FROM audit_records WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {RECORD_COLUMNS} FROM audit_records WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            )))
             .bind(origin.clone())
             .bind(after)
             .bind(room)
@@ -57,21 +56,7 @@ impl Store {
             .await?;
             let mut last = after;
             for r in &rows {
-                let rec = AuditRecord {
-                    origin: r.try_get(0)?,
-                    seq: r.try_get(1)?,
-                    at_ms: r.try_get(2)?,
-                    node_id: r.try_get(3)?,
-                    actor: r.try_get(4)?,
-                    actor_kind: r.try_get(5)?,
-                    action: r.try_get(6)?,
-                    object: r.try_get(7)?,
-                    source: r.try_get(8)?,
-                    outcome: r.try_get(9)?,
-                    detail: r.try_get(10)?,
-                    prev_hash: r.try_get(11)?,
-                    hash: r.try_get(12)?,
-                };
+                let rec = record_from_row(r)?;
                 last = rec.seq;
                 records.push(rec);
             }
