@@ -35,6 +35,15 @@ impl Hlc {
         self.advance(remote);
     }
 
+    /// A timestamp for a write that replaces a row stamped `prev`: greater than `prev`
+    /// as well as than everything this clock has seen. Nodes sharing a database keep
+    /// separate clocks, so the row may carry another node's, faster, clock; a write
+    /// stamped below it would be kept here and discarded by every other replica.
+    pub fn after(&self, prev: i64) -> u64 {
+        self.observe(u64::try_from(prev).unwrap_or(0));
+        self.now()
+    }
+
     fn advance(&self, floor: u64) -> u64 {
         let mut prev = self.last.load(Ordering::Relaxed);
         loop {
@@ -76,5 +85,13 @@ mod tests {
         let future = (wall_ms() + 60_000) << 16;
         c.observe(future);
         assert!(c.now() > future);
+    }
+
+    #[test]
+    fn a_replacing_write_outranks_the_row_it_replaces() {
+        let c = Hlc::new();
+        let row = to_db((wall_ms() + 60_000) << 16);
+        assert!(to_db(c.after(row)) > row);
+        assert!(to_db(c.after(-1)) > row, "the clock kept what it saw");
     }
 }

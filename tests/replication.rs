@@ -10,6 +10,8 @@ use clavis::store::{Change, Store, StoredObject, UserRecord, WalletGrant, Wallet
 enum Kind {
     Sqlite(tempfile::TempDir),
     Postgres(String),
+    /// A database some node owns; the test only opens it.
+    Borrowed(String),
 }
 
 impl Kind {
@@ -23,7 +25,7 @@ impl Kind {
     fn url(&self) -> String {
         match self {
             Kind::Sqlite(d) => format!("sqlite://{}/clavis.db", d.path().display()),
-            Kind::Postgres(u) => u.clone(),
+            Kind::Postgres(u) | Kind::Borrowed(u) => u.clone(),
         }
     }
 }
@@ -452,3 +454,90 @@ async fn random_convergence(pg: bool) {
     assert_eq!(d0, digest(&rs[2]).await);
 }
 both!(random_operations_converge, random_convergence);
+
+/// Two nodes sharing one database keep separate clocks. A write on the node whose clock
+/// is behind must still outrank the row it replaces; otherwise the shared database keeps
+/// that write while every other replica, comparing clocks, keeps the older one.
+#[tokio::test]
+async fn shared_database_write_outranks_what_it_replaces() {
+    use clavis::service::{CreateKey, Principal};
+    use common::node::{NodeDir, SOFTWARE_ROT};
+    let a = NodeDir::new(None, SOFTWARE_ROT);
+    let init = clavis::node::init(&a.config()).await.expect("init");
+    let url = format!("sqlite://{}", a.sqlite_path().display());
+    let b = NodeDir::new(Some(&url), SOFTWARE_ROT);
+    std::fs::create_dir_all(b.data_dir()).expect("data dir");
+    for f in ["master-key.sealed", "rot-passphrase"] {
+        std::fs::copy(a.data_dir().join(f), b.data_dir().join(f)).expect("share root of trust");
+    }
+    clavis::node::join(&b.config(), &init.recovery_passphrase)
+        .await
+        .expect("join shared database");
+    let na = clavis::node::start(&a.config()).await.expect("start a");
+    let nb = clavis::node::start(&b.config()).await.expect("start b");
+
+    // Node a sees a change stamped a minute ahead (a peer with a fast clock); b does not.
+    let far = replica(false, "far").await;
+    let ahead = i64::try_from(
+        (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64
+            + 60_000)
+            << 16,
+    )
+    .expect("fits");
+    put_object(
+        &far,
+        &object(K1, State::Active, "far", ahead, &far.node),
+        true,
+    )
+    .await;
+    na.service
+        .apply_replicated(&all_changes(&far).await)
+        .await
+        .expect("apply on a");
+
+    let admin = Principal::system("admin");
+    let key = na
+        .service
+        .create_key(
+            &admin,
+            CreateKey {
+                algorithm: Algorithm::Aes,
+                length: 256,
+                name: Some("by-a".into()),
+                activate: true,
+                attributes: Default::default(),
+            },
+        )
+        .await
+        .expect("create on a");
+    nb.service
+        .edit_attributes(&admin, &key.id, |name, _| {
+            *name = Some("by-b".into());
+            Ok(())
+        })
+        .await
+        .expect("rename on b");
+
+    // Another replica catches up from the shared database.
+    let shared = Replica {
+        _kind: Kind::Borrowed(url.clone()),
+        store: Store::open(&url, 2).await.expect("open shared"),
+        node: "observer".into(),
+    };
+    let other = replica(false, "other").await;
+    sync(&shared, &other).await;
+    assert_eq!(
+        get(&shared, &key.id).await.meta.name.as_deref(),
+        Some("by-b")
+    );
+    assert_eq!(
+        get(&other, &key.id).await.meta.name.as_deref(),
+        Some("by-b"),
+        "the replica lost the newer write made on the node with the slower clock"
+    );
+    na.stop().await;
+    nb.stop().await;
+}

@@ -685,7 +685,7 @@ impl KeyService {
             rec.cert_serial = Some(cert.serial_hex.clone());
             rec.cert_not_after = Some(cert.not_after);
             rec.updated_at = now;
-            rec.hlc = to_db(self.hlc.now());
+            rec.hlc = to_db(self.hlc.after(expected));
             rec.origin_node = self.node.node_id.clone();
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             match tx.update_endpoint(&rec, expected).await {
@@ -814,7 +814,7 @@ impl KeyService {
             let expected = rec.hlc;
             change(&mut rec)?;
             rec.updated_at = now_secs();
-            rec.hlc = to_db(self.hlc.now());
+            rec.hlc = to_db(self.hlc.after(expected));
             rec.origin_node = self.node.node_id.clone();
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             match tx.update_endpoint(&rec, expected).await {

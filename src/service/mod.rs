@@ -751,7 +751,7 @@ impl KeyService {
             let now = now_secs();
             edit(&mut obj, now)?;
             obj.meta.updated_at = now;
-            obj.hlc = to_db(self.hlc.now());
+            obj.hlc = to_db(self.hlc.after(expected));
             obj.origin_node = self.node.node_id.clone();
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             match tx.update_object(&obj, expected).await {

@@ -73,7 +73,7 @@ impl KeyService {
                 id: new_id,
             });
             old.meta.updated_at = now_secs();
-            old.hlc = to_db(self.hlc.now());
+            old.hlc = to_db(self.hlc.after(old.hlc));
             old.origin_node = self.node.node_id.clone();
             // The replacement belongs to whoever re-keys and sits in the old key's wallets.
             new.owner = Some(subject.owner_tag());

@@ -288,7 +288,7 @@ impl KeyService {
             let expected = rec.hlc;
             change(&mut rec)?;
             rec.updated_at = now_secs();
-            rec.hlc = to_db(self.hlc.now());
+            rec.hlc = to_db(self.hlc.after(expected));
             rec.origin_node = self.node.node_id.clone();
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             match tx.update_user(&rec, expected).await {
@@ -506,7 +506,7 @@ impl KeyService {
             let mut u = user.clone();
             u.failed_logins = 0;
             u.updated_at = now;
-            u.hlc = to_db(self.hlc.now());
+            u.hlc = to_db(self.hlc.after(user.hlc));
             tx.update_user(&u, user.hlc).await?;
         }
         let ev = self.event(&who, "user.login", Some(&user.name), Outcome::Success, None);

@@ -375,7 +375,7 @@ impl KeyService {
             w.state = "deleted".into();
             w.name_key = None;
             w.updated_at = now_secs();
-            w.hlc = to_db(self.hlc.now());
+            w.hlc = to_db(self.hlc.after(w.hlc));
             w.origin_node = self.node.node_id.clone();
             self.authz_write(who, "wallet.delete", name, None, move |tx, _, _| {
                 Box::pin(async move {
@@ -723,7 +723,7 @@ impl KeyService {
             g.state = "deleted".into();
             g.name_key = None;
             g.updated_at = now_secs();
-            g.hlc = to_db(self.hlc.now());
+            g.hlc = to_db(self.hlc.after(g.hlc));
             g.origin_node = self.node.node_id.clone();
             self.authz_write(who, action, name, None, move |tx, _, _| {
                 Box::pin(async move {
