@@ -157,6 +157,7 @@ async fn join(c: &Cluster, name: &str) -> (NodeFiles, RunningNode, Duration, u64
                 name,
                 "dc2",
                 &secrecy::SecretString::from(c.recovery.clone()),
+                None,
             )
             .await
             .expect("invite");

@@ -515,3 +515,149 @@ async fn a_user_logs_in_with_a_client_certificate() {
     let (s, _) = f.call(&mut dave, Method::GET, "/v1/whoami", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+/// Once a quorum is configured, inviting a node needs an approved `add_node` request,
+/// redeemed once by the user who asked for it, for the name and site approved; the
+/// join token goes only to that user's answer.
+#[tokio::test]
+async fn adding_a_node_needs_the_quorum_once_one_is_configured() {
+    let f = fixture().await;
+    let mut alice = f.user("alice").await;
+    let mut bob = f.user("bob").await;
+    let mut admin = f.as_admin();
+    let add = |name: &str, approval: Option<&str>| json!({"name": name, "site": "dc2", "recovery_passphrase": f.passphrase, "approval": approval});
+
+    // No quorum yet: the System Administrator and the passphrase are enough.
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::POST,
+            "/v1/cluster/nodes",
+            Some(add("n2", None)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::POST,
+            "/v1/quorum/requests",
+            Some(set_quorum(&["alice", "bob"], 2)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::POST,
+            "/v1/cluster/nodes",
+            Some(add("n3", None)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v.to_string().contains("quorum"), "{v}");
+
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::POST,
+            "/v1/quorum/requests",
+            Some(json!({"action": "add_node", "name": "n3", "site": "dc2"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_str().expect("id").to_owned();
+
+    // Pending: not redeemable.
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::POST,
+            "/v1/cluster/nodes",
+            Some(add("n3", Some(&id))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+
+    let approve = format!("/v1/quorum/requests/{id}/approve");
+    for member in [&mut alice, &mut bob] {
+        let (s, v) = f.call(member, Method::POST, &approve, None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+
+    // Approved for n3 in dc2, not for another node.
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::POST,
+            "/v1/cluster/nodes",
+            Some(add("n4", Some(&id))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let nodes_before = f.call(&mut admin, Method::GET, "/v1/cluster", None).await.1;
+    assert!(
+        !nodes_before.to_string().contains("\"n4\""),
+        "nothing was added"
+    );
+
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::POST,
+            "/v1/cluster/nodes",
+            Some(add("n3", Some(&id))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(v["join_token"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("clvN_")));
+    let token = v["join_token"].as_str().expect("token").to_owned();
+
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::GET,
+            &format!("/v1/quorum/requests/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["state"], "used", "{v}");
+    assert!(
+        !v.to_string().contains(&token),
+        "the token is not in the request"
+    );
+
+    // Used once: a second invitation (after removing n3) needs a new approval.
+    let n3 = f.call(&mut admin, Method::GET, "/v1/cluster", None).await.1["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["name"] == "n3")
+        .and_then(|n| n["id"].as_str())
+        .expect("n3 listed")
+        .to_owned();
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::DELETE,
+            &format!("/v1/cluster/nodes/{n3}"),
+            None,
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+    let (s, v) = f
+        .call(
+            &mut admin,
+            Method::POST,
+            "/v1/cluster/nodes",
+            Some(add("n3", Some(&id))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(v.to_string().contains("used already"), "{v}");
+}

@@ -50,6 +50,9 @@ struct AddNodeBody {
     #[serde(default = "default_site")]
     site: String,
     recovery_passphrase: SecretString,
+    /// An approved `add_node` quorum request, once a quorum is configured.
+    #[serde(default)]
+    approval: Option<String>,
 }
 
 fn default_site() -> String {
@@ -71,7 +74,13 @@ async fn add_node(
 ) -> Result<(StatusCode, Json<AddNodeAnswer>), ApiError> {
     let inv = st
         .svc
-        .invite_node(&who, &body.name, &body.site, &body.recovery_passphrase)
+        .invite_node(
+            &who,
+            &body.name,
+            &body.site,
+            &body.recovery_passphrase,
+            body.approval.as_deref(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

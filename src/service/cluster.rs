@@ -51,17 +51,8 @@ impl KeyService {
         Ok(self.store().cluster_nodes().await?)
     }
 
-    /// Adds a node to the cluster's membership as `invited` and returns the one-time
-    /// token it joins with (`clavisd join-cluster`). Needs the recovery passphrase.
-    pub async fn invite_node(
-        &self,
-        who: &Principal,
-        name: &str,
-        site: &str,
-        recovery: &SecretString,
-    ) -> Result<Invitation, ServiceError> {
-        let action = "cluster.add_node";
-        self.authorize(who, &Action::ManageCluster).await?;
+    /// Checks a new node's name and site: valid names, and no node of that name yet.
+    pub(crate) async fn check_new_node(&self, name: &str, site: &str) -> Result<(), ServiceError> {
         if !crate::names::is_valid_object_name(name) {
             return Err(ServiceError::InvalidArgument(format!(
                 "name: {}",
@@ -74,16 +65,42 @@ impl KeyService {
                 crate::names::OBJECT_NAME_RULE
             )));
         }
+        if self
+            .store()
+            .cluster_nodes()
+            .await?
+            .iter()
+            .any(|n| n.name.eq_ignore_ascii_case(name) && n.member_state != "removed")
+        {
+            return Err(ServiceError::AlreadyExists(format!("node {name}")));
+        }
+        Ok(())
+    }
+
+    /// Adds a node to the cluster's membership as `invited` and returns the one-time
+    /// token it joins with (`clavisd join-cluster`). Needs the recovery passphrase and,
+    /// once a quorum is configured, `approval`: the ID of an approved `add_node` quorum
+    /// request for this name and site made by `who`, which this uses up.
+    pub async fn invite_node(
+        &self,
+        who: &Principal,
+        name: &str,
+        site: &str,
+        recovery: &SecretString,
+        approval: Option<&str>,
+    ) -> Result<Invitation, ServiceError> {
+        let action = "cluster.add_node";
+        self.authorize(who, &Action::ManageCluster).await?;
+        self.check_new_node(name, site).await?;
         self.check_recovery(who, action, recovery).await?;
         let r = async {
-            if self
-                .store()
-                .cluster_nodes()
-                .await?
-                .iter()
-                .any(|n| n.name.eq_ignore_ascii_case(name) && n.member_state != "removed")
-            {
-                return Err(ServiceError::AlreadyExists(format!("node {name}")));
+            let needs_quorum = self.quorum_required().await? > 0;
+            if needs_quorum && approval.is_none() {
+                return Err(ServiceError::Forbidden(format!(
+                    "a quorum is configured: adding a node needs its approval \
+                     (clavis quorum add-node {name} --site {site}, then \
+                     clavis cluster add-node {name} --site {site} --approval REQUEST_ID)"
+                )));
             }
             let ca = self
                 .store()
@@ -94,6 +111,13 @@ impl KeyService {
             let token = format!("clvN_{}", hex::encode(self.rot.random(32)?.expose_secret()));
             let now = now_secs();
             let mut tx = self.store().begin_write(&self.node.node_id).await?;
+            if let Some(req) = approval {
+                let op = super::quorum::QuorumOp::AddNode {
+                    name: name.to_owned(),
+                    site: site.to_owned(),
+                };
+                self.redeem_approval(&mut tx, who, req, &op).await?;
+            }
             tx.insert_node(
                 &NodeRecord {
                     id: id.clone(),

@@ -3,9 +3,14 @@
 //! runs when the M-th approval arrives. A request past its deadline, or one that can no
 //! longer reach M, does nothing.
 //!
-//! Today the quorum guards changes to itself; master-key backup and restore, adding a
-//! node, factory reset and key export join as those capabilities land (each a
-//! [`QuorumOp`] variant and an arm in `execute`).
+//! Today the quorum guards changes to itself and adding a node to the cluster;
+//! master-key backup and restore, factory reset and key export join as those
+//! capabilities land (each a [`QuorumOp`] variant and an arm in `execute`).
+//!
+//! Some approvals hand out a secret (a node's join token). Those do not run the
+//! operation when the M-th approval arrives: they record it as approved, and the
+//! requester then redeems the approval once (`redeem_approval`), receiving the secret
+//! in their own answer, so it is never stored or shown to the voters.
 
 use super::users::user_id;
 use super::{KeyService, Principal, ServiceError};
@@ -34,20 +39,40 @@ pub enum QuorumOp {
         /// Approvals needed (M).
         required: u32,
     },
+    /// Invite a node into the cluster; the requester redeems the approval with
+    /// `clavis cluster add-node --approval ID`, which returns the join token.
+    AddNode {
+        /// The new node's name.
+        name: String,
+        /// Its site.
+        site: String,
+    },
 }
 
 impl QuorumOp {
     fn name(&self) -> &'static str {
         match self {
             QuorumOp::SetQuorum { .. } => "set_quorum",
+            QuorumOp::AddNode { .. } => "add_node",
         }
     }
 
     /// The role that may ask for it.
     fn needs(&self) -> Roles {
         match self {
-            QuorumOp::SetQuorum { .. } => Roles::SYSTEM_ADMIN,
+            QuorumOp::SetQuorum { .. } | QuorumOp::AddNode { .. } => Roles::SYSTEM_ADMIN,
         }
+    }
+}
+
+/// Whether two operations are the same request (node names compare without case, as
+/// node names are unique without case).
+fn same_operation(a: &QuorumOp, b: &QuorumOp) -> bool {
+    match (a, b) {
+        (QuorumOp::AddNode { name, site }, QuorumOp::AddNode { name: n2, site: s2 }) => {
+            name.eq_ignore_ascii_case(n2) && site == s2
+        }
+        _ => a == b,
     }
 }
 
@@ -108,7 +133,7 @@ impl KeyService {
         })
     }
 
-    async fn quorum_required(&self) -> Result<i64, ServiceError> {
+    pub(crate) async fn quorum_required(&self) -> Result<i64, ServiceError> {
         Ok(self
             .store
             .setting("quorum_required")
@@ -244,6 +269,7 @@ impl KeyService {
                 }
                 Ok(())
             }
+            QuorumOp::AddNode { name, site } => self.check_new_node(name, site).await,
         }
     }
 
@@ -272,6 +298,71 @@ impl KeyService {
                     members.join(", ")
                 ))
             }
+            QuorumOp::AddNode { name, site } => Ok(format!(
+                "approved: the requester may now invite node {name} (site {site}) once"
+            )),
+        }
+    }
+
+    /// Consumes the approved request `id` for `expected`, asked by `who`, inside the
+    /// transaction that does the operation: it must be an executed request of the same
+    /// operation, made by `who`, before its deadline, not redeemed yet. Redeemed, it
+    /// reads as `used`.
+    pub(crate) async fn redeem_approval(
+        &self,
+        tx: &mut crate::store::WriteTx,
+        who: &Principal,
+        id: &str,
+        expected: &QuorumOp,
+    ) -> Result<(), ServiceError> {
+        let shown: String = id.chars().take(64).collect();
+        let mut rec =
+            self.store.quorum_request(id).await?.ok_or_else(|| {
+                ServiceError::NameNotFound(format!("no quorum request {shown:?}"))
+            })?;
+        let op: QuorumOp = serde_json::from_str(&rec.params)
+            .map_err(|e| ServiceError::InvalidArgument(format!("stored operation: {e}")))?;
+        if !same_operation(&op, expected) {
+            return Err(ServiceError::Forbidden(format!(
+                "quorum request {shown} approved something else ({})",
+                rec.action
+            )));
+        }
+        if user_id(who).as_deref() != Some(rec.requested_by.as_str()) {
+            return Err(ServiceError::Forbidden(format!(
+                "quorum request {shown} is redeemed by the user who made it"
+            )));
+        }
+        let now = now_secs();
+        match rec.state.as_str() {
+            "executed" if rec.deadline > now => {}
+            "executed" => {
+                return Err(ServiceError::WrongState(format!(
+                    "the approval {shown} passed its deadline unused"
+                )))
+            }
+            "used" => {
+                return Err(ServiceError::WrongState(format!(
+                    "the approval {shown} was used already"
+                )))
+            }
+            other => {
+                return Err(ServiceError::WrongState(format!(
+                    "quorum request {shown} is {other}, not approved"
+                )))
+            }
+        }
+        let expected_hlc = rec.hlc;
+        rec.state = "used".into();
+        rec.updated_at = now;
+        rec.hlc = to_db(self.hlc.after(expected_hlc));
+        rec.origin_node = self.node.node_id.clone();
+        match tx.put_quorum_request(&rec, Some(expected_hlc)).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => Err(ServiceError::WrongState(format!(
+                "the approval {shown} was used already"
+            ))),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -356,7 +447,7 @@ impl KeyService {
                 // Record the expiry so the request reads as what it is; it does nothing.
                 rec.state = "expired".into();
                 rec.updated_at = now;
-                rec.hlc = to_db(self.hlc.now());
+                rec.hlc = to_db(self.hlc.after(expected));
                 let mut tx = self.store.begin_write(&self.node.node_id).await?;
                 match tx.put_quorum_request(&rec, Some(expected)).await {
                     Ok(()) => tx.commit().await?,
@@ -408,7 +499,7 @@ impl KeyService {
                 rec.result = Some("too many rejections to reach the quorum".into());
             }
             rec.updated_at = now;
-            rec.hlc = to_db(self.hlc.now());
+            rec.hlc = to_db(self.hlc.after(expected));
             rec.origin_node = self.node.node_id.clone();
             match tx.put_quorum_request(&rec, Some(expected)).await {
                 Ok(()) => {}

@@ -23,6 +23,10 @@ pub enum ClusterCmd {
         /// Write the cluster CA certificate to this file.
         #[arg(long)]
         ca_out: Option<std::path::PathBuf>,
+        /// The approved `add_node` quorum request (`clavis quorum add-node`); required
+        /// once a quorum is configured.
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// Remove a node: peers stop contacting it and refuse it.
     RemoveNode {
@@ -44,10 +48,14 @@ pub async fn run(cli: &Cli, cmd: &ClusterCmd, ca: &str) -> anyhow::Result<()> {
             print_cluster(&v);
             Ok(())
         }
-        ClusterCmd::AddNode { name, site, ca_out } => {
+        ClusterCmd::AddNode {
+            name,
+            site,
+            ca_out,
+            approval,
+        } => {
             let passphrase = crate::access::stdin_line("recovery passphrase")?;
-            let body =
-                json!({"name": name, "site": site, "recovery_passphrase": passphrase.as_str()});
+            let body = json!({"name": name, "site": site, "recovery_passphrase": passphrase.as_str(), "approval": approval});
             let (status, v) = client
                 .request(Method::POST, "/v1/cluster/nodes", Some(&body))
                 .await?;

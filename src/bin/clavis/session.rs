@@ -61,6 +61,19 @@ pub enum QuorumCmd {
         #[arg(long)]
         deadline_secs: Option<i64>,
     },
+    /// Ask to add a node to the cluster; once approved, the requester redeems it with
+    /// `clavis cluster add-node NAME --site SITE --approval ID`.
+    AddNode {
+        /// The new node's name.
+        name: String,
+        /// Its site.
+        #[arg(long, default_value = "default")]
+        site: String,
+        /// Seconds members have to vote (default one day); the approval is redeemable
+        /// until then.
+        #[arg(long)]
+        deadline_secs: Option<i64>,
+    },
     /// Requests, newest first.
     List,
     /// One request.
@@ -175,6 +188,15 @@ pub async fn run(cli: &Cli, cmd: &SessionCmd, ca: &str) -> anyhow::Result<()> {
                 deadline_secs,
             } => {
                 let body = json!({"action": "set_quorum", "members": members, "required": required, "deadline_secs": deadline_secs});
+                c.request(Method::POST, "/v1/quorum/requests", Some(&body))
+                    .await?
+            }
+            QuorumCmd::AddNode {
+                name,
+                site,
+                deadline_secs,
+            } => {
+                let body = json!({"action": "add_node", "name": name, "site": site, "deadline_secs": deadline_secs});
                 c.request(Method::POST, "/v1/quorum/requests", Some(&body))
                     .await?
             }
