@@ -19,6 +19,7 @@ pub mod config;
 pub mod hlc;
 pub mod keys;
 pub mod kmip;
+pub mod metrics;
 pub mod names;
 pub mod node;
 pub mod pool;

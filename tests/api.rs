@@ -447,3 +447,64 @@ async fn tls_refuses_peers_without_valid_certificates() {
     assert!(!buf.starts_with(b"HTTP/"), "plain HTTP was answered");
     f.node.stop().await;
 }
+
+/// The sample value of one metrics line whose name and labels are exactly `series`.
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_page_counts_requests_and_reports_objects() {
+    let f = fixture().await;
+    let mut c = f.client();
+    for _ in 0..3 {
+        let (st, _) = call(
+            &mut c,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"activate": true})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+    }
+    let (st, _) = call(&mut c, Method::GET, "/v1/keys/no-such-key", None).await;
+    assert!(st.is_client_error(), "{st}");
+
+    let mut page = Vec::new();
+    let (st, _, _) = c.download("/v1/metrics", &mut page).await.expect("metrics");
+    assert_eq!(st, StatusCode::OK);
+    let page = String::from_utf8(page).expect("utf-8");
+
+    let ok = sample(
+        &page,
+        r#"clavis_requests_total{interface="rest",outcome="ok"}"#,
+    );
+    assert!(ok.is_some_and(|n| n >= 3.0), "rest ok: {ok:?}\n{page}");
+    let refused = sample(
+        &page,
+        r#"clavis_requests_total{interface="rest",outcome="client_error"}"#,
+    );
+    assert_eq!(refused, Some(1.0), "the refused get is a client error");
+    assert_eq!(
+        sample(&page, r#"clavis_objects{state="active"}"#),
+        Some(3.0)
+    );
+    assert_eq!(sample(&page, "clavis_root_of_trust_up"), Some(1.0));
+    // Every request is in the histogram's +Inf bucket, and its count agrees.
+    let inf = sample(
+        &page,
+        r#"clavis_request_duration_seconds_bucket{interface="rest",le="+Inf"}"#,
+    );
+    let count = sample(
+        &page,
+        r#"clavis_request_duration_seconds_count{interface="rest"}"#,
+    );
+    assert!(inf.is_some_and(|n| n >= 4.0), "{inf:?}");
+    assert_eq!(inf, count);
+
+    // Like status, the page needs an authenticated caller.
+    let mut anon = client(&f.addr, &f.ca, "not-a-token");
+    let (st, _) = call(&mut anon, Method::GET, "/v1/metrics", None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}

@@ -71,10 +71,45 @@ async fn admin_allowlist(
     next.run(req).await
 }
 
+/// Counts every request and its latency for the metrics page.
+async fn count_request(
+    AxState(st): AxState<ApiState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let outcome = crate::metrics::Outcome::of_http(resp.status().as_u16());
+    st.svc
+        .metrics()
+        .record(crate::metrics::Interface::Rest, outcome, start.elapsed());
+    resp
+}
+
+/// `GET /v1/metrics`: Prometheus text format, for any authenticated caller (as status).
+async fn metrics(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let mut status = st.svc.status().await?;
+    st.svc.retain_visible_pools(&who, &mut status.pools).await?;
+    let body = crate::metrics::render(&status, st.svc.metrics());
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}
+
 /// The `/v1` router.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
+        .route("/v1/metrics", get(metrics))
         .route("/v1/keys", post(create_key).get(list_keys))
         .route("/v1/secrets", post(register_secret))
         .route("/v1/keys/{id}", get(get_key))
@@ -98,6 +133,10 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin_allowlist,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_request,
         ))
         .with_state(state)
 }

@@ -145,10 +145,21 @@ async fn connection(
                 }
             }
         }
+        let start = std::time::Instant::now();
         let answer = handle(svc, principal.as_ref(), peer, frame.msg).await;
+        let outcome = match &answer {
+            Response::Error {
+                code: ErrorCode::Unavailable | ErrorCode::NoReadyKey,
+                ..
+            } => crate::metrics::Outcome::ServerError,
+            Response::Error { .. } => crate::metrics::Outcome::ClientError,
+            _ => crate::metrics::Outcome::Ok,
+        };
         tls.write_all(&answer.encode(frame.id))
             .await
             .map_err(|e| format!("write failed: {e}"))?;
+        svc.metrics()
+            .record(crate::metrics::Interface::Agent, outcome, start.elapsed());
         tls.flush()
             .await
             .map_err(|e| format!("flush failed: {e}"))?;

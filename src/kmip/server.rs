@@ -109,10 +109,13 @@ async fn connection(
             principal = authenticate(svc, &cert, peer).await?;
             checked = Instant::now();
         }
+        let start = Instant::now();
+        let mut outcome = crate::metrics::Outcome::Ok;
         let response = match Ttlv::decode(&buf, &settings.limits) {
             Ok(request) => ops::process(svc, &principal, &request).await,
             Err(e) => {
                 tracing::info!(peer = %peer, error = %e, "undecodable KMIP message");
+                outcome = crate::metrics::Outcome::ClientError;
                 let item = ResponseItem {
                     operation: None,
                     unique_batch_item_id: None,
@@ -132,6 +135,8 @@ async fn connection(
         tls.write_all(&response.encode())
             .await
             .map_err(|e| format!("write failed: {e}"))?;
+        svc.metrics()
+            .record(crate::metrics::Interface::Kmip, outcome, start.elapsed());
         tls.flush()
             .await
             .map_err(|e| format!("flush failed: {e}"))?;

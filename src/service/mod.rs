@@ -126,6 +126,7 @@ pub struct KeyService {
     drive_writer: drive_writer::DriveWriter,
     pool: Arc<crate::pool::Pool>,
     peers: crate::cluster::status::PeerTable,
+    metrics: crate::metrics::RequestMetrics,
 }
 
 impl KeyService {
@@ -165,7 +166,13 @@ impl KeyService {
             drive_writer,
             pool: Arc::default(),
             peers: Default::default(),
+            metrics: Default::default(),
         })
+    }
+
+    /// Request counts and latencies of this node's interfaces.
+    pub fn metrics(&self) -> &crate::metrics::RequestMetrics {
+        &self.metrics
     }
 
     /// What this node knows of its cluster peers (written by the replication pullers).

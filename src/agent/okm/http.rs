@@ -4,6 +4,7 @@
 //! HTTP status 500 as SOAP 1.1 asks.
 
 use super::{agent, enroll, Fault, FaultCode, OkmState};
+use crate::metrics::{Interface, Outcome};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -149,12 +150,22 @@ async fn answer(
             )
         }
     };
+    let start = std::time::Instant::now();
     let result = match service {
         Service::Ca => enroll::ca(state, peer, &body).await,
         Service::Certificate => enroll::certificate(state, peer, &body).await,
         Service::Agent => agent::agent(state, peer, &body).await,
         Service::Discovery => agent::discovery(state, peer, &body).await,
     };
+    let outcome = match &result {
+        Ok(_) => Outcome::Ok,
+        Err(Fault::Client(_)) => Outcome::ClientError,
+        Err(Fault::Server) => Outcome::ServerError,
+    };
+    state
+        .svc
+        .metrics()
+        .record(Interface::Okm, outcome, start.elapsed());
     match result {
         Ok(xml) => reply(StatusCode::OK, xml),
         Err(f) => reply(StatusCode::INTERNAL_SERVER_ERROR, f.envelope()),
