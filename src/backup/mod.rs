@@ -11,4 +11,5 @@
 //!
 //! Scheduling, catalogues, the CLI and the REST API build on these and live elsewhere.
 
+pub mod archive;
 pub mod shamir;
