@@ -13,6 +13,7 @@ pub mod admin;
 pub mod agent;
 pub mod audit;
 pub mod authz;
+pub mod backup;
 pub mod client;
 pub mod cluster;
 pub mod config;

@@ -1,0 +1,15 @@
+//! Building blocks of backup and restore (SPEC 8.1, 8.2, 5.6).
+//!
+//! Two pure pieces with no I/O of their own beyond `std::io::{Read, Write}`:
+//! - [`archive`]: the backup file container. A database backup is useless to a thief
+//!   (keys stay wrapped under the HSM's master key) but must still be private and,
+//!   above all, authentic: a restore must never load a truncated, reordered or edited
+//!   file. The container encrypts and authenticates the body in chunks so that
+//!   multi-gigabyte backups stream without being held in memory.
+//! - [`shamir`]: Shamir secret sharing, so that the key protecting a master key backup
+//!   can be split among the N quorum members and recovered only by M of them.
+//!
+//! Scheduling, catalogues, the CLI and the REST API build on these and live elsewhere.
+
+pub mod archive;
+pub mod shamir;
