@@ -1,7 +1,9 @@
 //! Replication figures: lag between two nodes under a steady write load, the time a new
 //! node takes to copy a cluster holding N keys, and the time two replicas take to
-//! reconverge after a partition during which N changes were made. Prints figures; no
-//! assertions on times. See `benches/README.md`.
+//! reconverge after a partition during which N changes were made; then a third node
+//! joins, and a fourth joins while the other three serve creates and gets, is removed
+//! and factory-reset. Prints figures; no assertions on times (it does check that the
+//! nodes converge to equal digests). See `benches/README.md`.
 //!
 //! Run: `cargo bench --bench replication` (software root of trust, SQLite, loopback).
 //! `CLAVIS_BENCH_KEYS` sets N (default 100,000); `CLAVIS_BENCH_RATE` the steady write
@@ -147,15 +149,15 @@ async fn first_node() -> Cluster {
 
 /// Joins a new node `b` through `a` (copying everything) and starts it; returns it and
 /// the time the copy took.
-async fn join(c: &Cluster, name: &str) -> (NodeFiles, RunningNode, Duration, u64) {
-    let b_files = node_files(name, "dc2");
+async fn join(c: &Cluster, name: &str, site: &str) -> (NodeFiles, RunningNode, Duration, u64) {
+    let b_files = node_files(name, site);
     share_master_key(&c.a_files, &b_files);
     let inv =
         c.a.service
             .invite_node(
                 &Principal::system("bench"),
                 name,
-                "dc2",
+                site,
                 &secrecy::SecretString::from(c.recovery.clone()),
                 None,
             )
@@ -202,7 +204,7 @@ async fn main() {
         "  seeding {n} keys on node a: {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let (b_files, b, copy_time, copied) = join(&c, "b").await;
+    let (b_files, b, copy_time, copied) = join(&c, "b", "dc2").await;
     println!(
         "  new node copy: {copied} changes in {:.2} s ({:.0} changes/s)",
         copy_time.as_secs_f64(),
@@ -315,6 +317,124 @@ async fn main() {
         t.elapsed().as_secs_f64() - took.as_secs_f64(),
         da == db
     );
+
+    // 4. A third node joins, then a fourth while the other three serve creates and
+    // gets; the fourth is removed and factory-reset.
+    let (_c_files, c3, copy_c, copied_c) = join(&c, "c", "dc2").await;
+    println!(
+        "  third node copy: {copied_c} changes in {:.2} s",
+        copy_c.as_secs_f64()
+    );
+    let servers = [c.a.service.clone(), b.service.clone(), c3.service.clone()];
+    wait_all_converged(&servers, Duration::from_secs(600)).await;
+    let held = c.a.service.store().count_by_state().await.expect("count");
+    let held: i64 = held.iter().map(|(_, n)| n).sum();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for svc in &servers {
+        let (svc, stop) = (svc.clone(), stop.clone());
+        load.push(tokio::spawn(async move { serve_load(&svc, &stop).await }));
+    }
+    let (d_files, d, copy_d, copied_d) = join(&c, "d", "dc1").await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut lat = Vec::new();
+    for t in load {
+        lat.extend(t.await.expect("load"));
+    }
+    lat.sort_by(|x, y| x.total_cmp(y));
+    println!(
+        "  fourth node joined a 3-node cluster holding {held} objects: {copied_d} changes in {:.2} s; \
+         meanwhile the three served {} requests (create + get), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        copy_d.as_secs_f64(),
+        lat.len(),
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        lat.last().copied().unwrap_or(0.0)
+    );
+    let all = [
+        c.a.service.clone(),
+        b.service.clone(),
+        c3.service.clone(),
+        d.service.clone(),
+    ];
+    let t = Instant::now();
+    wait_all_converged(&all, Duration::from_secs(600)).await;
+    let digests = digests(&all).await;
+    println!(
+        "  four nodes converged {:.2} s after the join; digests equal: {}",
+        t.elapsed().as_secs_f64(),
+        digests.windows(2).all(|w| w[0] == w[1])
+    );
+    let d_id = d.service.node().node_id.clone();
+    c.a.service
+        .remove_node(&Principal::system("bench"), &d_id)
+        .await
+        .expect("remove d");
+    d.stop().await;
+    let removed = clavis::node::factory_reset(&cfg(&d_files), true)
+        .await
+        .expect("factory reset");
+    assert!(
+        !d_files.dir.path().join("data/master-key.sealed").exists(),
+        "factory reset left the sealed master key"
+    );
+    println!(
+        "  fourth node removed and factory-reset with scrub ({} files removed)",
+        removed.len()
+    );
+    c3.stop().await;
     b.stop().await;
     c.a.stop().await;
+}
+
+/// Creates a key and reads it back in a loop until `stop`; returns each request's
+/// latency in ms.
+async fn serve_load(
+    svc: &clavis::service::KeyService,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Vec<f64> {
+    let who = Principal::system("bench");
+    let mut lat = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let t = Instant::now();
+        let meta = svc
+            .create_key(
+                &who,
+                CreateKey {
+                    algorithm: Algorithm::Aes,
+                    length: 256,
+                    name: None,
+                    activate: true,
+                    attributes: Attributes::default(),
+                },
+            )
+            .await
+            .expect("create during join");
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        svc.get(&who, &meta.id).await.expect("get during join");
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    lat
+}
+
+/// Waits until every node holds the same changes as the first.
+async fn wait_all_converged(nodes: &[Arc<clavis::service::KeyService>], within: Duration) {
+    for n in &nodes[1..] {
+        wait_converged(nodes[0].store(), n.store(), within).await;
+    }
+    // The first may have moved on while later ones were compared.
+    for n in &nodes[1..] {
+        wait_converged(nodes[0].store(), n.store(), within).await;
+    }
+}
+
+async fn digests(
+    nodes: &[Arc<clavis::service::KeyService>],
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut out = Vec::new();
+    for n in nodes {
+        out.push(n.store().replicated_digest().await.expect("digest"));
+    }
+    out
 }
