@@ -18,7 +18,7 @@ shift || true
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    targets=(ttlv_decode kmip_dispatch)
+    targets=(ttlv_decode kmip_dispatch okm_soap)
 fi
 case "$secs" in
 '' | *[!0-9]*)

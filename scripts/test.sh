@@ -27,7 +27,8 @@ start_private_pg
 # --- checks and tests ---------------------------------------------------------------
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# A short bounded fuzz run of the KMIP decoder and dispatcher (longer runs: scripts/fuzz.sh).
+# A short bounded fuzz run of the KMIP decoder and dispatcher and the OKM SOAP reader
+# (longer runs: scripts/fuzz.sh).
 if [ "$#" -eq 0 ] && [ "${CLAVIS_SKIP_FUZZ:-0}" != 1 ]; then
     bash scripts/fuzz.sh "${CLAVIS_FUZZ_SECONDS:-30}"
 fi

@@ -321,6 +321,8 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // A literal CR would read back as LF (XML end-of-line handling).
+            '\r' => out.push_str("&#13;"),
             _ => out.push(c),
         }
     }
@@ -563,5 +565,24 @@ mod tests {
                 assert!(r.op.children.len() <= limits.max_elements);
             }
         }
+    }
+
+    /// Found by the fuzz target: a CR that arrived as `&#13;` was written back raw and
+    /// read as LF. Every character text may hold survives a write and a read.
+    #[test]
+    fn carriage_returns_and_markup_characters_round_trip() {
+        let text = "a\rb\r\nc\n\td<&>\"'e";
+        let mut b = Body::new();
+        b.text("Echo", text);
+        let doc = response("KMS-Agent", NS, "X", b);
+        let back = parse(doc.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(back.op.text_of("Echo"), Some(text));
+        // A literal CR in a request is end-of-line, as XML requires.
+        let r = parse(
+            env("<KMS-Agent:X><Echo>a\r\nb\rc</Echo></KMS-Agent:X>").as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(r.op.text_of("Echo"), Some("a\nb\nc"));
     }
 }
