@@ -10,6 +10,8 @@ use common::node::{pkcs11_rot_section, SOFTWARE_ROT};
 use hyper::Method;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 async fn key_exists(api: &mut Api, id: &str) -> bool {
@@ -56,14 +58,30 @@ fn rows(d: &BTreeMap<String, String>, table: &str) -> usize {
 
 /// Creates `n` keys through each API at once; returns the IDs acknowledged.
 async fn create_on(apis: Vec<Api>, n: usize, tag: &str) -> Vec<String> {
+    create_counting(apis, n, tag, Arc::new(AtomicUsize::new(0))).await
+}
+
+/// Like `create_on`, counting the first API's acknowledged creates in `acked` as
+/// they happen, so a test can kill that node at a known point of its run instead
+/// of after a sleep.
+async fn create_counting(
+    apis: Vec<Api>,
+    n: usize,
+    tag: &str,
+    acked: Arc<AtomicUsize>,
+) -> Vec<String> {
     let mut tasks = Vec::new();
     for (i, mut api) in apis.into_iter().enumerate() {
         let tag = format!("{tag}-{i}");
+        let acked = acked.clone();
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             for k in 0..n {
                 if let Some(id) = api.create_key(&format!("{tag}-{k}")).await {
                     ids.push(id);
+                    if i == 0 {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
             }
             ids
@@ -160,8 +178,20 @@ async fn shared_database_replica_with_a_sqlite_replica() {
 
     // kill -9 n1 while all three write: n2 keeps replicating replica A with n3.
     let t = Instant::now();
-    let writers = tokio::spawn(create_on(vec![api(&n1), api(&n2), api(&n3)], 30, "k"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The kill lands after n1 acknowledged a third of its writes, however fast
+    // this machine creates keys.
+    let counter = Arc::new(AtomicUsize::new(0));
+    let writers = tokio::spawn(create_counting(
+        vec![api(&n1), api(&n2), api(&n3)],
+        30,
+        "k",
+        counter.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while counter.load(Ordering::SeqCst) < 10 {
+        assert!(Instant::now() < deadline, "writers stalled before the kill");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     n1.kill9();
     let mut acked_k = writers.await.expect("writers");
     assert!(
