@@ -71,9 +71,34 @@ pub struct Config {
     /// Oracle Key Manager agent protocol (T10000 and agent-card LTO drives).
     #[serde(default)]
     pub okm: OkmConfig,
+    /// Backups.
+    #[serde(default)]
+    pub backup: BackupConfig,
     /// Directory the config file lives in; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// `[backup]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where backups are written, relative to the data directory unless absolute.
+    /// Default `backups`.
+    #[serde(default = "default_backup_dir")]
+    pub dir: PathBuf,
+}
+
+fn default_backup_dir() -> PathBuf {
+    PathBuf::from("backups")
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: default_backup_dir(),
+        }
+    }
 }
 
 /// `[node]`
@@ -711,6 +736,11 @@ impl Config {
     /// The data directory, resolved against the config file's directory.
     pub fn data_dir(&self) -> PathBuf {
         normalize(&self.base_dir.join(&self.node.data_dir))
+    }
+
+    /// The directory backups are written to.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.data_path(&self.backup.dir)
     }
 
     /// Resolves a path relative to the data directory.

@@ -6,6 +6,7 @@
 //! optional here, but one that is presented must chain to the cluster CA.
 
 mod audit;
+mod backup;
 mod cluster;
 mod drives;
 mod endpoints;

@@ -12,4 +12,6 @@
 //! Scheduling, catalogues, the CLI and the REST API build on these and live elsewhere.
 
 pub mod archive;
+pub mod data;
 pub mod shamir;
+pub mod snapshot;

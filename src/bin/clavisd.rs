@@ -56,6 +56,22 @@ enum Cmd {
         #[arg(long)]
         token_file: Option<PathBuf>,
     },
+    /// Rebuild this (new, uninitialized) node from a data backup (`clavis backup
+    /// create`). Its root of trust must hold the master keys the backup's keys are
+    /// wrapped under. Reads the recovery passphrase the backup was made with from
+    /// CLAVIS_RECOVERY_PASSPHRASE or --recovery-passphrase-file. Checks the whole
+    /// file before writing anything; shows progress on standard error.
+    Restore {
+        /// The node's TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup file.
+        #[arg(long)]
+        file: PathBuf,
+        /// File holding the recovery passphrase.
+        #[arg(long)]
+        recovery_passphrase_file: Option<PathBuf>,
+    },
     /// Erase this node's data (it must be stopped): the SQLite database, node file and
     /// sealed root-of-trust file; on a shared PostgreSQL database only this node's pool.
     FactoryReset {
@@ -90,6 +106,7 @@ fn main() -> ExitCode {
         | Cmd::Join { config, .. }
         | Cmd::JoinCluster { config, .. }
         | Cmd::FactoryReset { config, .. }
+        | Cmd::Restore { config, .. }
         | Cmd::Run { config }
         | Cmd::CheckConfig { config } => config.clone(),
     };
@@ -127,6 +144,11 @@ fn main() -> ExitCode {
                 ..
             } => join_cluster(&cfg, &sponsor, &ca, token_file.as_deref()).await,
             Cmd::FactoryReset { scrub, yes, .. } => factory_reset(&cfg, scrub, yes).await,
+            Cmd::Restore {
+                file,
+                recovery_passphrase_file,
+                ..
+            } => restore(&cfg, &file, recovery_passphrase_file.as_deref()).await,
             Cmd::Run { .. } => run(&cfg).await,
             Cmd::CheckConfig { .. } => {
                 println!(
@@ -192,8 +214,8 @@ async fn init(cfg: &Config, token_out: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn join(cfg: &Config, passphrase_file: Option<&Path>) -> anyhow::Result<()> {
-    let passphrase = match passphrase_file {
+fn recovery_passphrase(file: Option<&Path>) -> anyhow::Result<secrecy::SecretString> {
+    let passphrase = match file {
         Some(p) => std::fs::read_to_string(p)
             .with_context(|| format!("cannot read {}", p.display()))?
             .trim()
@@ -202,7 +224,55 @@ async fn join(cfg: &Config, passphrase_file: Option<&Path>) -> anyhow::Result<()
             "give the recovery passphrase in CLAVIS_RECOVERY_PASSPHRASE or --recovery-passphrase-file",
         )?,
     };
-    let out = clavis::node::join(cfg, &secrecy::SecretString::from(passphrase))
+    Ok(secrecy::SecretString::from(passphrase))
+}
+
+async fn restore(cfg: &Config, file: &Path, passphrase_file: Option<&Path>) -> anyhow::Result<()> {
+    let passphrase = recovery_passphrase(passphrase_file)?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last = None;
+    let out = clavis::node::restore(cfg, file, &passphrase, |done, total| {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        let phase = if done * 2 <= total {
+            "checking"
+        } else {
+            "restoring"
+        };
+        if last == Some(pct) {
+            return;
+        }
+        last = Some(pct);
+        let width = 40;
+        let filled = (pct as usize * width) / 100;
+        let bar = format!("{}{}", "#".repeat(filled), "-".repeat(width - filled));
+        if tty {
+            eprint!("\r{phase:9} [{bar}] {pct:3}%");
+            if pct == 100 {
+                eprintln!();
+            }
+        } else if pct % 10 == 0 {
+            eprintln!("{phase:9} [{bar}] {pct:3}%");
+        }
+    })
+    .await
+    .context("restore failed")?;
+    println!(
+        "Node {} restored as replica {} from the backup of node {} taken {}: {} changes, {} audit records. \
+         The old cluster's nodes are still listed as members: remove those that are gone \
+         (`clavis cluster remove-node`). Start it with `clavisd run`.",
+        out.node_id,
+        out.replica_id,
+        out.metadata.node_name,
+        out.metadata.created_at,
+        out.counts.changes,
+        out.counts.audit_records
+    );
+    Ok(())
+}
+
+async fn join(cfg: &Config, passphrase_file: Option<&Path>) -> anyhow::Result<()> {
+    let passphrase = recovery_passphrase(passphrase_file)?;
+    let out = clavis::node::join(cfg, &passphrase)
         .await
         .context("joining failed")?;
     println!(

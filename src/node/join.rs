@@ -39,6 +39,41 @@ pub async fn join(cfg: &Config, recovery: &SecretString) -> Result<JoinOutput, N
             "the database holds no replica yet: run `clavisd init` on the first node".into(),
         )
     })?;
+    let node_id = uuid::Uuid::now_v7().to_string();
+    register(
+        cfg,
+        &store,
+        &replica_id,
+        &node_id,
+        recovery,
+        "node.join",
+        &format!(
+            "node {node_id} joined replica {replica_id} (shared database), site {}",
+            cfg.node.site
+        ),
+    )
+    .await?;
+    store.close().await;
+    Ok(JoinOutput {
+        node_id,
+        replica_id,
+    })
+}
+
+/// Registers node `node_id` in the replica `store` holds: checks the recovery
+/// passphrase against the replica's, issues the node's certificate from the cluster CA
+/// (which must be held by this node's root of trust), records the node and its audit
+/// record (`action`, `detail`), and writes the node file and CA copy.
+pub(crate) async fn register(
+    cfg: &Config,
+    store: &Store,
+    replica_id: &str,
+    node_id: &str,
+    recovery: &SecretString,
+    action: &str,
+    detail: &str,
+) -> Result<(), NodeError> {
+    let data_dir = cfg.data_dir();
     let phc = store
         .recovery_hash()
         .await?
@@ -71,18 +106,17 @@ pub async fn join(cfg: &Config, recovery: &SecretString) -> Result<JoinOutput, N
     let cert = issue(&ca.cert_pem, &ca_key, &cfg.api.tls_names, CertRole::Node)?;
     drop(ca_key);
 
-    let node_id = uuid::Uuid::now_v7().to_string();
-    let tls_id = node_tls_credential_id(&node_id);
+    let tls_id = node_tls_credential_id(node_id);
     let now = now_secs();
     let hlc = Hlc::new();
     let wrapped = rot.wrap(&master_key, &tls_id, &cert.key_pkcs8)?;
-    let mut tx = store.begin_write(&node_id).await?;
+    let mut tx = store.begin_write(node_id).await?;
     tx.insert_node(
         &NodeRecord {
-            id: node_id.clone(),
+            id: node_id.to_owned(),
             name: cfg.node.name.clone(),
             site: cfg.node.site.clone(),
-            replica_id: replica_id.clone(),
+            replica_id: replica_id.to_owned(),
             created_at: now,
         },
         to_db(hlc.now()),
@@ -104,31 +138,24 @@ pub async fn join(cfg: &Config, recovery: &SecretString) -> Result<JoinOutput, N
         &crate::audit::AuditEvent {
             actor: "system".into(),
             actor_kind: crate::audit::ActorKind::System,
-            action: "node.join".into(),
+            action: action.into(),
             object: Some(cfg.node.name.clone()),
             source: None,
             outcome: crate::audit::Outcome::Success,
-            detail: Some(format!(
-                "node {node_id} joined replica {replica_id} (shared database), site {}",
-                cfg.node.site
-            )),
+            detail: Some(detail.to_owned()),
         },
         crate::keys::now_millis(),
     )
     .await?;
     tx.commit().await?;
-    store.close().await;
 
     let ca_path = data_dir.join("ca.pem");
     crate::rot::software::write_atomically(&ca_path, ca.cert_pem.as_bytes())
         .map_err(io_err(&ca_path))?;
     NodeFile {
-        node_id: node_id.clone(),
-        replica_id: replica_id.clone(),
+        node_id: node_id.to_owned(),
+        replica_id: replica_id.to_owned(),
     }
     .save(&data_dir)?;
-    Ok(JoinOutput {
-        node_id,
-        replica_id,
-    })
+    Ok(())
 }

@@ -4,6 +4,7 @@ mod identity;
 mod init;
 mod join;
 mod join_cluster;
+mod restore;
 mod rot;
 mod run;
 
@@ -11,6 +12,7 @@ pub use identity::NodeFile;
 pub use init::{init, InitOutput};
 pub use join::{join, JoinOutput};
 pub use join_cluster::{factory_reset, join_cluster, JoinClusterOutput};
+pub use restore::{restore, RestoreOutput};
 pub use rot::open_rot;
 pub use run::{start, RunningNode};
 

@@ -83,6 +83,7 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         )
         .await?,
     );
+    service.set_backup_dir(cfg.backup_dir());
     service
         .record_system("node.start", Some(&cfg.node.name), None)
         .await;

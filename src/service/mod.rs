@@ -9,6 +9,7 @@ pub mod audit;
 mod audit_writer;
 pub mod auth;
 mod authz;
+pub mod backup;
 pub mod cluster;
 mod crypto;
 mod drive_writer;
@@ -127,6 +128,7 @@ pub struct KeyService {
     pool: Arc<crate::pool::Pool>,
     peers: crate::cluster::status::PeerTable,
     metrics: crate::metrics::RequestMetrics,
+    backup_dir: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 impl KeyService {
@@ -167,6 +169,7 @@ impl KeyService {
             pool: Arc::default(),
             peers: Default::default(),
             metrics: Default::default(),
+            backup_dir: Default::default(),
         })
     }
 

@@ -36,6 +36,10 @@ pub use quorum::QuorumRequestRecord;
 pub use replicate::{ApplyReport, VersionVector};
 pub use users::UserRecord;
 
+/// The schema version: the number of the last migration (`migrations/*/NNNN_*.sql`).
+/// Backups record it.
+pub const SCHEMA_VERSION: u32 = 6;
+
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;

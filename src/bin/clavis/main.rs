@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod backup;
 mod cluster;
 mod drives;
 mod endpoint;
@@ -72,6 +73,9 @@ enum Cmd {
     /// The cluster: nodes, peers, adding and removing nodes.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
+    /// Data backups: take one now, list the node's backups.
+    #[command(subcommand)]
+    Backup(backup::BackupCmd),
     /// Drives speaking Oracle Key Manager's agent protocol (T10000, agent-card LTO).
     #[command(subcommand)]
     Okm(okm::OkmCmd),
@@ -256,6 +260,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::Cluster(cmd) = &cli.cmd {
         return cluster::run(&cli, cmd, &ca).await;
     }
+    if let Cmd::Backup(cmd) = &cli.cmd {
+        return backup::run(&cli, cmd, &ca).await;
+    }
     if let Cmd::Pool(cmd) = &cli.cmd {
         return drives::run_pool(&cli, cmd, &ca).await;
     }
@@ -347,8 +354,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Okm(_) => bail!("okm commands are handled above"),
         Cmd::Access(_) => bail!("access-control commands are handled above"),
         Cmd::Session(_) => bail!("session commands are handled above"),
-        Cmd::Pool(_) | Cmd::DataUnit(_) | Cmd::Cluster(_) => {
-            bail!("pool, data-unit and cluster commands are handled above")
+        Cmd::Pool(_) | Cmd::DataUnit(_) | Cmd::Cluster(_) | Cmd::Backup(_) => {
+            bail!("pool, data-unit, cluster and backup commands are handled above")
         }
         Cmd::Secret(SecretCmd::Put { name, activate }) => {
             let mut data = zeroize::Zeroizing::new(Vec::new());

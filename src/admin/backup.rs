@@ -1,0 +1,48 @@
+//! Backups (`/v1/backups`): take one now, list those in the backup directory.
+
+use super::error::ApiError;
+use super::json::JsonBody;
+use super::routes::{ApiState, Caller};
+use axum::extract::State as AxState;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The backup routes, merged into the `/v1` router.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new().route("/v1/backups", post(create).get(list))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    recovery_passphrase: SecretString,
+}
+
+async fn create(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<crate::backup::data::Written>), ApiError> {
+    let written = st
+        .svc
+        .create_backup(&who, &body.recovery_passphrase)
+        .await?;
+    Ok((StatusCode::CREATED, Json(written)))
+}
+
+#[derive(serde::Serialize)]
+struct Listing {
+    backups: Vec<crate::service::backup::BackupListing>,
+}
+
+async fn list(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+) -> Result<Json<Listing>, ApiError> {
+    Ok(Json(Listing {
+        backups: st.svc.list_backups(&who).await?,
+    }))
+}
