@@ -98,6 +98,14 @@ pub async fn restore(
     let (metadata, counts, needed) = wait_with_progress(check, &read, 0, size * 2, &mut progress)
         .await?
         .map_err(backup_err)?;
+    if metadata.schema_version > crate::store::SCHEMA_VERSION {
+        return Err(NodeError::Other(format!(
+            "the backup was made by a newer Clavis (schema {}, this one has {}): restore it \
+             with that version or later; nothing was restored",
+            metadata.schema_version,
+            crate::store::SCHEMA_VERSION
+        )));
+    }
     let missing: Vec<String> = needed
         .iter()
         .filter(|id| {

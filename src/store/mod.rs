@@ -286,3 +286,21 @@ impl WriteTx {
         &mut self.tx
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Backups carry `SCHEMA_VERSION`; it must move with every new migration.
+    #[test]
+    fn schema_version_is_the_last_migration() {
+        for dialect in ["sqlite", "postgres"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dialect);
+            let last = std::fs::read_dir(&dir)
+                .expect("migrations directory")
+                .filter_map(|e| e.ok()?.file_name().to_str()?.get(..4)?.parse::<u32>().ok())
+                .max();
+            assert_eq!(last, Some(super::SCHEMA_VERSION), "{dialect}");
+        }
+    }
+}
