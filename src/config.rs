@@ -87,6 +87,29 @@ pub struct BackupConfig {
     /// Default `backups`.
     #[serde(default = "default_backup_dir")]
     pub dir: PathBuf,
+    /// When scheduled backups run (see [`crate::backup::schedule`]); none by default.
+    /// They need arming once with the recovery passphrase (`clavis backup arm`).
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Scheduled backups of this node kept in `dir`; older ones are deleted after each
+    /// new one. `0` keeps all. Backups taken on demand are never deleted.
+    #[serde(default = "default_backup_keep")]
+    pub keep: usize,
+    /// A program and its arguments run after each scheduled backup with the file's path
+    /// appended (no shell), e.g. `["/usr/local/bin/ship-backup", "--to", "vault"]`.
+    #[serde(default)]
+    pub copy_command: Vec<String>,
+    /// `copy_command` is killed after this many seconds (default 3600).
+    #[serde(default = "default_copy_timeout")]
+    pub copy_timeout_secs: u64,
+}
+
+fn default_copy_timeout() -> u64 {
+    3600
+}
+
+fn default_backup_keep() -> usize {
+    14
 }
 
 fn default_backup_dir() -> PathBuf {
@@ -97,6 +120,10 @@ impl Default for BackupConfig {
     fn default() -> Self {
         BackupConfig {
             dir: default_backup_dir(),
+            schedule: None,
+            keep: default_backup_keep(),
+            copy_command: Vec::new(),
+            copy_timeout_secs: default_copy_timeout(),
         }
     }
 }
@@ -665,6 +692,21 @@ impl Config {
                 "must start with sqlite:// or postgres://",
             ));
         }
+        if let Some(s) = &self.backup.schedule {
+            s.parse::<crate::backup::schedule::Schedule>()
+                .map_err(|rule| invalid("backup.schedule", rule))?;
+        }
+        if self
+            .backup
+            .copy_command
+            .first()
+            .is_some_and(|p| p.is_empty())
+        {
+            return Err(invalid(
+                "backup.copy_command",
+                "the program must not be empty",
+            ));
+        }
         if self.store.max_connections == 0 {
             return Err(invalid("store.max_connections", "must be at least 1"));
         }
@@ -736,6 +778,11 @@ impl Config {
     /// The data directory, resolved against the config file's directory.
     pub fn data_dir(&self) -> PathBuf {
         normalize(&self.base_dir.join(&self.node.data_dir))
+    }
+
+    /// The parsed backup schedule, if any (validated when the file was loaded).
+    pub fn backup_schedule(&self) -> Option<crate::backup::schedule::Schedule> {
+        self.backup.schedule.as_deref()?.parse().ok()
     }
 
     /// The directory backups are written to.

@@ -103,6 +103,7 @@ async fn backup_then_restore_onto_a_new_node() {
         )
         .await;
     assert_eq!(s, 401, "wrong passphrase: {v}");
+    assert!(v.to_string().contains("wrong recovery passphrase"), "{v}");
     let (s, v) = api_a.call(Method::GET, "/v1/backups", None).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["backups"].as_array().map(Vec::len), Some(0), "{v}");
@@ -203,4 +204,125 @@ async fn backup_then_restore_onto_a_new_node() {
         .call(Method::GET, &format!("/v1/keys/{fresh}/material"), None)
         .await;
     assert_eq!(s, 200);
+}
+
+fn scheduled_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("clavis-scheduled-") && n.ends_with(".clbk"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits until `dir` holds at least `n` scheduled backups; returns their names.
+async fn wait_for_scheduled(dir: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let names = scheduled_files(dir);
+        if names.len() >= n {
+            return names;
+        }
+        assert!(Instant::now() < deadline, "only {names:?} in {dir:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_need_arming_keep_the_newest_and_restore_with_the_passphrase() {
+    let copies = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "\n[backup]\nschedule = \"every 1s\"\nkeep = 2\ncopy_command = [\"cp\", \"-t\", \"{}\"]\n",
+        copies.path().display()
+    );
+    let mut a = Node::with_store(1, "dc1", None, common::node::SOFTWARE_ROT, &extra).await;
+    let (admin, recovery, ca) = init_first(&a).await;
+    a.start();
+    let mut api = Api::new(&a, &ca, &admin);
+    let ids = [
+        api.create_key("s-1").await.expect("create"),
+        api.create_key("s-2").await.expect("create"),
+    ];
+
+    // Not armed: the schedule writes nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (_, v) = api.call(Method::GET, "/v1/backups", None).await;
+    assert_eq!(v["schedule_armed"], false, "{v}");
+    assert!(scheduled_files(&a.data().join("backups")).is_empty());
+    assert!(scheduled_files(copies.path()).is_empty());
+
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/v1/backups/arm",
+            Some(json!({"recovery_passphrase": "not-it"})),
+        )
+        .await;
+    assert_eq!(s, 401, "{v}");
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/v1/backups/arm",
+            Some(json!({"recovery_passphrase": recovery})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let armed = std::fs::read_to_string(a.data().join("backup-schedule.key")).expect("armed");
+    assert!(!armed.contains(&recovery), "the passphrase is not kept");
+
+    // Three runs copied; only the newest two kept in the backup directory.
+    let copied = wait_for_scheduled(copies.path(), 3).await;
+    let kept = scheduled_files(&a.data().join("backups"));
+    assert!(kept.len() <= 2, "{kept:?}");
+    assert!(
+        kept.iter().all(|k| copied.contains(k)),
+        "{kept:?} vs {copied:?}"
+    );
+
+    // The passphrase changes here: the schedule is armed again with the new one.
+    let new_recovery = "a-new-recovery-passphrase-for-the-test";
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/v1/recovery/passphrase",
+            Some(json!({"current": recovery, "new": new_recovery})),
+        )
+        .await;
+    assert!(s == 200 || s == 204, "{s} {v}");
+    let before = scheduled_files(copies.path()).len();
+    let after_change = wait_for_scheduled(copies.path(), before + 2).await;
+    let newest = copies.path().join(after_change.last().expect("a backup"));
+    a.kill9();
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let old = write_secret(scratch.path(), "old", &recovery);
+    let new = write_secret(scratch.path(), "new", new_recovery);
+    let mut b = Node::with_store(2, "dc1", None, common::node::SOFTWARE_ROT, "").await;
+    common::cluster::share_master_key(&a, &b);
+    let (ok, out) = restore(&b, &newest, &old);
+    assert!(!ok && out.contains("wrong recovery passphrase"), "{out}");
+    let (ok, out) = restore(&b, &newest, &new);
+    assert!(ok, "{out}");
+    b.start();
+    let mut api_b = Api::new(&b, &ca, &admin);
+    for id in &ids {
+        let (s, v) = api_b
+            .call(Method::GET, &format!("/v1/keys/{id}/material"), None)
+            .await;
+        assert_eq!(s, 200, "{id}: {v}");
+    }
+    // The audit trail says what the scheduler did.
+    let (_, audit) = api_b
+        .call(
+            Method::GET,
+            "/v1/audit/records?action=backup.scheduled&limit=100",
+            None,
+        )
+        .await;
+    let text = audit.to_string();
+    assert!(text.contains("not armed"), "{text}");
+    assert!(text.contains("backup.scheduled"), "{text}");
 }

@@ -12,7 +12,9 @@ use serde::Deserialize;
 
 /// The backup routes, merged into the `/v1` router.
 pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/backups", post(create).get(list))
+    Router::new()
+        .route("/v1/backups", post(create).get(list))
+        .route("/v1/backups/arm", post(arm))
 }
 
 #[derive(Deserialize)]
@@ -36,6 +38,24 @@ async fn create(
 #[derive(serde::Serialize)]
 struct Listing {
     backups: Vec<crate::service::backup::BackupListing>,
+    /// Whether scheduled backups are armed on this node.
+    schedule_armed: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Armed {
+    armed: bool,
+}
+
+async fn arm(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<Json<Armed>, ApiError> {
+    st.svc
+        .arm_backup_schedule(&who, &body.recovery_passphrase)
+        .await?;
+    Ok(Json(Armed { armed: true }))
 }
 
 async fn list(
@@ -44,5 +64,6 @@ async fn list(
 ) -> Result<Json<Listing>, ApiError> {
     Ok(Json(Listing {
         backups: st.svc.list_backups(&who).await?,
+        schedule_armed: st.svc.backup_schedule_armed(),
     }))
 }

@@ -61,7 +61,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
             ServiceError::NameNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ServiceError::AccountLocked(_) => (StatusCode::FORBIDDEN, "account_locked"),
-            ServiceError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            ServiceError::BadCredentials | ServiceError::WrongRecoveryPassphrase => {
+                (StatusCode::UNAUTHORIZED, "bad_credentials")
+            }
             ServiceError::AddressNotAllowed(_) => (StatusCode::FORBIDDEN, "address_not_allowed"),
             ServiceError::QuorumPending(_) => (StatusCode::ACCEPTED, "quorum_pending"),
             ServiceError::NoReadyKey(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_ready_key"),

@@ -192,6 +192,44 @@ pub enum BackupKey {
     Passphrase(Zeroizing<String>),
     /// A raw 256-bit key, used directly as the key-encryption key.
     Raw(Zeroizing<[u8; KEY_LEN]>),
+    /// A passphrase already stretched with Argon2id (salt and costs kept with it): what
+    /// a node keeps, wrapped under its master key, to take scheduled backups that open
+    /// with the passphrase itself.
+    Derived(DerivedKey),
+}
+
+/// An Argon2id key-encryption key with the salt and costs it was derived with.
+pub struct DerivedKey {
+    kek: Zeroizing<[u8; KEY_LEN]>,
+    salt: [u8; SALT_LEN],
+    params: KdfParams,
+}
+
+impl DerivedKey {
+    /// Stretches `passphrase` with a fresh random salt.
+    pub fn derive(passphrase: &str, params: KdfParams) -> Result<DerivedKey, BackupError> {
+        if passphrase.is_empty() {
+            return Err(BackupError::InvalidOptions("empty passphrase"));
+        }
+        let mut salt = [0u8; SALT_LEN];
+        fill_random(&mut salt)?;
+        let kek = derive_kek(passphrase, &salt, params).map_err(BackupError::InvalidOptions)?;
+        Ok(DerivedKey { kek, salt, params })
+    }
+
+    /// Rebuilds a key from what [`DerivedKey::parts`] gave.
+    pub fn from_parts(kek: &[u8], salt: &[u8], params: KdfParams) -> Option<DerivedKey> {
+        Some(DerivedKey {
+            kek: Zeroizing::new(kek.try_into().ok()?),
+            salt: salt.try_into().ok()?,
+            params,
+        })
+    }
+
+    /// The key, its salt and its costs, to store (the key only ever wrapped).
+    pub fn parts(&self) -> (&[u8], &[u8], KdfParams) {
+        (&self.kek[..], &self.salt[..], self.params)
+    }
 }
 
 impl std::fmt::Debug for BackupKey {
@@ -199,6 +237,7 @@ impl std::fmt::Debug for BackupKey {
         f.write_str(match self {
             BackupKey::Passphrase(_) => "BackupKey::Passphrase(<redacted>)",
             BackupKey::Raw(_) => "BackupKey::Raw(<redacted>)",
+            BackupKey::Derived(_) => "BackupKey::Derived(<redacted>)",
         })
     }
 }
@@ -206,7 +245,7 @@ impl std::fmt::Debug for BackupKey {
 impl BackupKey {
     fn kind_name(&self) -> &'static str {
         match self {
-            BackupKey::Passphrase(_) => KeyKind::Passphrase.name(),
+            BackupKey::Passphrase(_) | BackupKey::Derived(_) => KeyKind::Passphrase.name(),
             BackupKey::Raw(_) => KeyKind::Raw.name(),
         }
     }
@@ -445,6 +484,15 @@ impl<W: Write> ArchiveWriter<W> {
                 (kek, protection)
             }
             BackupKey::Raw(raw) => (raw.clone(), KeyProtection::Raw),
+            BackupKey::Derived(d) => (
+                d.kek.clone(),
+                KeyProtection::Argon2id {
+                    m_cost_kib: d.params.m_cost_kib,
+                    t_cost: d.params.t_cost,
+                    p_cost: d.params.p_cost,
+                    salt: B64.encode(d.salt),
+                },
+            ),
         };
 
         let mut wrap_nonce = [0u8; NONCE_LEN];
@@ -627,6 +675,13 @@ impl<R: Read> ArchiveReader<R> {
                     .map_err(|why| BackupError::Tampered(why.into()))?
             }
             (None, BackupKey::Raw(raw)) => raw.clone(),
+            // Another salt or cost is another key: the same answer as a wrong passphrase.
+            (Some((params, salt)), BackupKey::Derived(d)) => {
+                if *params != d.params || salt[..] != d.salt[..] {
+                    return Err(BackupError::WrongKey);
+                }
+                d.kek.clone()
+            }
             (Some(_), given) => {
                 return Err(BackupError::WrongKeyKind {
                     needed: KeyKind::Passphrase.name(),

@@ -50,7 +50,7 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// Writes a data backup of `store` into `dir` under `key`. The snapshot is read on
+/// Writes a data backup of `store` into `dir` under `key`, named `{prefix}-{node}-{time}Z-{random}.clbk`. The snapshot is read on
 /// this task; encryption and file writes run on a blocking thread, fed through a
 /// bounded channel, so key service is never waiting on the disk.
 pub async fn write(
@@ -59,6 +59,7 @@ pub async fn write(
     key: BackupKey,
     metadata: Metadata,
     options: WriterOptions,
+    prefix: &str,
 ) -> Result<Written, SnapshotError> {
     let io = |e: std::io::Error| SnapshotError::Archive(e.into());
     std::fs::create_dir_all(dir).map_err(io)?;
@@ -72,7 +73,7 @@ pub async fn write(
         .replace([':', '-'], "");
     let unique = &uuid::Uuid::now_v7().simple().to_string()[20..];
     let name = format!(
-        "clavis-{}-{stamp}Z-{unique}.{EXTENSION}",
+        "{prefix}-{}-{stamp}Z-{unique}.{EXTENSION}",
         metadata.node_name
     );
     let path = dir.join(&name);

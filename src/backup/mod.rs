@@ -9,9 +9,12 @@
 //! - [`shamir`]: Shamir secret sharing, so that the key protecting a master key backup
 //!   can be split among the N quorum members and recovered only by M of them.
 //!
-//! Scheduling, catalogues, the CLI and the REST API build on these and live elsewhere.
+//! On these: [`snapshot`] (what a data backup holds), [`data`] (backup files),
+//! [`schedule`] (when scheduled backups run). The service, CLI and REST API live
+//! elsewhere.
 
 pub mod archive;
 pub mod data;
+pub mod schedule;
 pub mod shamir;
 pub mod snapshot;

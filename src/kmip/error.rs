@@ -84,6 +84,7 @@ impl From<ServiceError> for KmipError {
             ServiceError::NameNotFound(_) => rr::ITEM_NOT_FOUND,
             ServiceError::AccountLocked(_)
             | ServiceError::BadCredentials
+            | ServiceError::WrongRecoveryPassphrase
             | ServiceError::AddressNotAllowed(_) => rr::AUTHENTICATION_NOT_SUCCESSFUL,
             ServiceError::QuorumPending(_) => rr::PERMISSION_DENIED,
             ServiceError::NoReadyKey(_) | ServiceError::Internal(_) => rr::GENERAL_FAILURE,

@@ -83,7 +83,10 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         )
         .await?,
     );
-    service.set_backup_dir(cfg.backup_dir());
+    service.set_backup_paths(
+        cfg.backup_dir(),
+        data_dir.join(crate::service::ARMED_BACKUP_KEY_FILE),
+    );
     service
         .record_system("node.start", Some(&cfg.node.name), None)
         .await;
@@ -161,6 +164,16 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
         tasks.push(tokio::spawn(crate::service::audit::run_checkpoints(
             service.clone(),
             std::time::Duration::from_secs(cfg.audit.checkpoint_interval_secs),
+            rx.clone(),
+        )));
+    }
+    if let Some(schedule) = cfg.backup_schedule() {
+        tasks.push(tokio::spawn(crate::service::run_scheduled_backups(
+            service.clone(),
+            schedule,
+            cfg.backup.keep,
+            cfg.backup.copy_command.clone(),
+            std::time::Duration::from_secs(cfg.backup.copy_timeout_secs),
             rx.clone(),
         )));
     }

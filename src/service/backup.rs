@@ -1,5 +1,6 @@
 //! On-demand data backups (SPEC 8.1): System Administrators with the recovery
 //! passphrase, which is also what protects the file, so a restore needs it too.
+//! Scheduled ones are in `backup_schedule`.
 
 use super::{KeyService, Principal, ServiceError};
 use crate::audit::Outcome;
@@ -35,14 +36,16 @@ impl From<SnapshotError> for ServiceError {
 }
 
 impl KeyService {
-    /// Where this node writes backups (set when the node starts).
-    pub fn set_backup_dir(&self, dir: PathBuf) {
-        let _ = self.backup_dir.set(dir);
+    /// Where this node writes backups and keeps its armed schedule key (set when the
+    /// node starts).
+    pub fn set_backup_paths(&self, dir: PathBuf, armed_key: PathBuf) {
+        let _ = self.backup_paths.set((dir, armed_key));
     }
 
-    fn backup_dir(&self) -> Result<&PathBuf, ServiceError> {
-        self.backup_dir
+    pub(super) fn backup_dir(&self) -> Result<&PathBuf, ServiceError> {
+        self.backup_paths
             .get()
+            .map(|(dir, _)| dir)
             .ok_or_else(|| ServiceError::Internal("this node has no backup directory".into()))
     }
 
@@ -56,6 +59,20 @@ impl KeyService {
         let action = "backup.create";
         self.authorize(who, &Action::ManageCluster).await?;
         self.check_recovery(who, action, recovery).await?;
+        let key =
+            BackupKey::Passphrase(zeroize::Zeroizing::new(recovery.expose_secret().to_owned()));
+        self.write_backup(who, action, key, "clavis").await
+    }
+
+    /// Writes a backup sealed under `key` into the backup directory, audited as
+    /// `action` on success and on failure.
+    pub(super) async fn write_backup(
+        &self,
+        who: &Principal,
+        action: &str,
+        key: BackupKey,
+        prefix: &str,
+    ) -> Result<Written, ServiceError> {
         let r = async {
             let dir = self.backup_dir()?.clone();
             let ca = self
@@ -79,10 +96,15 @@ impl KeyService {
                 object_counts,
                 kind: data::KIND.into(),
             };
-            let key =
-                BackupKey::Passphrase(zeroize::Zeroizing::new(recovery.expose_secret().to_owned()));
-            let written =
-                data::write(self.store(), &dir, key, metadata, WriterOptions::default()).await?;
+            let written = data::write(
+                self.store(),
+                &dir,
+                key,
+                metadata,
+                WriterOptions::default(),
+                prefix,
+            )
+            .await?;
             self.record(
                 who,
                 action,

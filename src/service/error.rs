@@ -93,6 +93,9 @@ pub enum ServiceError {
     /// Wrong user name or password (deliberately one error for both).
     #[error("wrong user name or password")]
     BadCredentials,
+    /// The recovery passphrase given is not the cluster's.
+    #[error("wrong recovery passphrase")]
+    WrongRecoveryPassphrase,
     /// The request came from an address outside the allow-list.
     #[error("requests from {0} are not allowed by the address allow-list")]
     AddressNotAllowed(String),

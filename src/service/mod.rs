@@ -10,6 +10,8 @@ mod audit_writer;
 pub mod auth;
 mod authz;
 pub mod backup;
+mod backup_schedule;
+pub use backup_schedule::{run_scheduled_backups, ARMED_BACKUP_KEY_FILE};
 pub mod cluster;
 mod crypto;
 mod drive_writer;
@@ -128,7 +130,7 @@ pub struct KeyService {
     pool: Arc<crate::pool::Pool>,
     peers: crate::cluster::status::PeerTable,
     metrics: crate::metrics::RequestMetrics,
-    backup_dir: std::sync::OnceLock<std::path::PathBuf>,
+    backup_paths: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl KeyService {
@@ -169,7 +171,7 @@ impl KeyService {
             pool: Arc::default(),
             peers: Default::default(),
             metrics: Default::default(),
-            backup_dir: Default::default(),
+            backup_paths: Default::default(),
         })
     }
 

@@ -81,7 +81,7 @@ impl KeyService {
                 Some("wrong recovery passphrase".into()),
             )
             .await;
-            return Err(ServiceError::BadCredentials);
+            return Err(ServiceError::WrongRecoveryPassphrase);
         }
         Ok(())
     }
@@ -178,6 +178,7 @@ impl KeyService {
             let ev = self.event(who, action, None, Outcome::Success, None);
             tx.append_audit(&ev, now_millis()).await?;
             tx.commit().await?;
+            self.rearm_backup_schedule(new).await;
             Ok(())
         }
         .await;

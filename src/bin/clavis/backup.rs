@@ -15,6 +15,10 @@ pub enum BackupCmd {
     Create,
     /// The backups in the node's backup directory, as their headers describe them.
     List,
+    /// Arm scheduled backups (`[backup] schedule`) with the recovery passphrase (read
+    /// from standard input, one line): the node keeps a key derived from it, wrapped
+    /// under the master key, so scheduled backups restore with the passphrase.
+    Arm,
 }
 
 pub async fn run(cli: &Cli, cmd: &BackupCmd, ca: &str) -> anyhow::Result<()> {
@@ -42,6 +46,16 @@ pub async fn run(cli: &Cli, cmd: &BackupCmd, ca: &str) -> anyhow::Result<()> {
             println!("  sha256 {}", s(&v["sha256"]));
             Ok(())
         }
+        BackupCmd::Arm => {
+            let passphrase = crate::access::stdin_line("recovery passphrase")?;
+            let body = json!({"recovery_passphrase": passphrase.as_str()});
+            let (status, v) = client
+                .request(Method::POST, "/v1/backups/arm", Some(&body))
+                .await?;
+            check(status, &v)?;
+            println!("scheduled backups armed on this node");
+            Ok(())
+        }
         BackupCmd::List => {
             let (status, v) = client.request(Method::GET, "/v1/backups", None).await?;
             check(status, &v)?;
@@ -57,6 +71,15 @@ pub async fn run(cli: &Cli, cmd: &BackupCmd, ca: &str) -> anyhow::Result<()> {
 
 fn print_list(v: &Value) {
     let backups = v["backups"].as_array().cloned().unwrap_or_default();
+    let armed = v["schedule_armed"].as_bool().unwrap_or(false);
+    println!(
+        "scheduled backups: {}",
+        if armed {
+            "armed"
+        } else {
+            "not armed (clavis backup arm)"
+        }
+    );
     if backups.is_empty() {
         println!("no backups in the node's backup directory");
         return;
