@@ -68,7 +68,7 @@ fn renamed(name: &str, id: &str) -> String {
 impl WriteTx {
     pub(super) async fn replay(&mut self, c: &Change, wins: bool) -> Result<(), StoreError> {
         match c.entity.as_str() {
-            "object" => return self.merge_object(c).await,
+            "object" => return self.merge_object(c, false).await,
             "data_unit_key" => return self.merge_data_unit_key(c).await,
             _ => {}
         }
@@ -348,7 +348,8 @@ impl WriteTx {
 
     /// Objects: material never changes, states only move forward, the rest is
     /// last-writer-wins; destroyed means no material, whichever change said so.
-    async fn merge_object(&mut self, c: &Change) -> Result<(), StoreError> {
+    /// `fresh` says the replica is known not to hold the object yet.
+    pub(super) async fn merge_object(&mut self, c: &Change, fresh: bool) -> Result<(), StoreError> {
         let p: ObjectPayload = decode(c)?;
         let wrapped = p
             .wrapped
@@ -367,7 +368,11 @@ impl WriteTx {
             origin_node: p.origin_node,
             owner: p.owner,
         };
-        let existing = self.object_in_tx(&incoming.meta.id).await?;
+        let existing = if fresh {
+            None
+        } else {
+            self.object_in_tx(&incoming.meta.id).await?
+        };
         let merged = match existing {
             None => incoming,
             Some(cur) => {
@@ -396,8 +401,10 @@ impl WriteTx {
         if is_destroyed(merged.meta.state) {
             merged.wrapped = None;
         }
-        self.exec1("DELETE FROM objects WHERE id = $1", &merged.meta.id)
-            .await?;
+        if !fresh {
+            self.exec1("DELETE FROM objects WHERE id = $1", &merged.meta.id)
+                .await?;
+        }
         self.insert_object(&merged).await?;
         Ok(())
     }

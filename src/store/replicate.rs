@@ -17,7 +17,15 @@
 
 use super::{Change, ChangeOp, Store, StoreError, WriteTx};
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+/// Peer change-log rows the applier writes per INSERT (nine parameters each, far below
+/// SQLite's and PostgreSQL's limits). A first copy or a restore is mostly new objects;
+/// one statement per row was a round trip to the database per change.
+const LOG_ROWS_PER_INSERT: usize = 100;
+
+/// Object IDs looked up per query when a batch starts.
+const IDS_PER_QUERY: usize = 500;
 
 /// Highest sequence held from each origin replica.
 pub type VersionVector = BTreeMap<String, i64>;
@@ -89,7 +97,30 @@ impl Store {
         let mut tx = self.begin_write(node_id).await?;
         tx.replaying = true;
         let own = tx.own_replica_id().await?;
+        // Lock every origin's cursor first, in one order (nodes sharing a database then
+        // cannot deadlock), and only then see which objects are held: another node's
+        // commit of the same changes is visible by then.
         let mut cursors: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+        let origins: std::collections::BTreeSet<&str> = changes
+            .iter()
+            .map(|c| c.origin.as_str())
+            .filter(|o| *o != own)
+            .collect();
+        for origin in origins {
+            let s = tx.cursor(origin).await?;
+            cursors.insert(origin.to_owned(), (s, false));
+        }
+        let mut batch = Batch {
+            held: tx
+                .objects_held(
+                    changes
+                        .iter()
+                        .filter(|c| c.entity == "object")
+                        .map(|c| c.entity_id.as_str()),
+                )
+                .await?,
+            log: Vec::new(),
+        };
         let mut report = ApplyReport::default();
         for c in changes {
             report.max_hlc = report.max_hlc.max(c.hlc);
@@ -99,11 +130,7 @@ impl Store {
             }
             let cur = match cursors.get(&c.origin) {
                 Some(&(s, _)) => s,
-                None => {
-                    let s = tx.cursor(&c.origin).await?;
-                    cursors.insert(c.origin.clone(), (s, false));
-                    s
-                }
+                None => tx.cursor(&c.origin).await?,
             };
             if c.seq <= cur {
                 report.duplicates += 1;
@@ -113,10 +140,11 @@ impl Store {
                 report.gaps += 1;
                 continue;
             }
-            tx.apply_one(c).await?;
+            tx.apply_one(c, &mut batch).await?;
             cursors.insert(c.origin.clone(), (c.seq, true));
             report.applied += 1;
         }
+        tx.flush_log(&mut batch.log).await?;
         for (origin, (seq, moved)) in &cursors {
             if *moved {
                 tx.set_cursor(origin, *seq).await?;
@@ -125,6 +153,15 @@ impl Store {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// What the applier carries from one change of a batch to the next.
+struct Batch<'a> {
+    /// Objects this replica holds among those the batch touches: a new one needs no
+    /// read-merge-replace, only its insert.
+    held: HashSet<String>,
+    /// Peer change-log rows not written yet.
+    log: Vec<&'a Change>,
 }
 
 impl WriteTx {
@@ -165,25 +202,34 @@ impl WriteTx {
     }
 
     /// Stores one peer change under its own origin and sequence and applies it.
-    async fn apply_one(&mut self, c: &Change) -> Result<(), StoreError> {
+    async fn apply_one<'a>(
+        &mut self,
+        c: &'a Change,
+        batch: &mut Batch<'a>,
+    ) -> Result<(), StoreError> {
+        // Objects and use counters merge whatever the arrival order, so they need no
+        // comparison with the change log and their rows can wait for a multi-row insert.
+        match c.entity.as_str() {
+            "object" => {
+                self.queue_log(c, &mut batch.log).await?;
+                let fresh = !batch.held.contains(&c.entity_id);
+                self.merge_object(c, fresh).await?;
+                batch.held.insert(c.entity_id.clone());
+                return Ok(());
+            }
+            "data_unit_key" => {
+                self.queue_log(c, &mut batch.log).await?;
+                return self.replay(c, true).await;
+            }
+            _ => {}
+        }
+        // Last-writer-wins reads the change log (here and in link checks): it must hold
+        // every earlier change of the batch first.
+        self.flush_log(&mut batch.log).await?;
         // The newest write this replica already holds for the entity, before this one
         // is stored: last-writer-wins compares against it.
         let newest = self.newest_version(&c.entity, &c.entity_id).await?;
-        sqlx::query(
-            "INSERT INTO change_log (origin, seq, hlc, node_id, entity, entity_id, op, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(c.origin.clone())
-        .bind(c.seq)
-        .bind(c.hlc)
-        .bind(c.node_id.clone())
-        .bind(c.entity.clone())
-        .bind(c.entity_id.clone())
-        .bind(c.op.as_str())
-        .bind(c.payload.clone())
-        .bind(c.created_at)
-        .execute(self.conn())
-        .await?;
+        self.insert_log_rows(std::slice::from_ref(&c)).await?;
         let incoming = super::merge::Version {
             hlc: c.hlc,
             node_id: &c.node_id,
@@ -199,6 +245,87 @@ impl WriteTx {
             }
         };
         self.replay(c, wins).await
+    }
+
+    async fn queue_log<'a>(
+        &mut self,
+        c: &'a Change,
+        log: &mut Vec<&'a Change>,
+    ) -> Result<(), StoreError> {
+        log.push(c);
+        if log.len() >= LOG_ROWS_PER_INSERT {
+            self.flush_log(log).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_log(&mut self, log: &mut Vec<&Change>) -> Result<(), StoreError> {
+        if !log.is_empty() {
+            self.insert_log_rows(log).await?;
+            log.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes peer change-log rows under their own origin and sequence, in one statement.
+    async fn insert_log_rows(&mut self, rows: &[&Change]) -> Result<(), StoreError> {
+        let mut sql = String::from(
+            "INSERT INTO change_log (origin, seq, hlc, node_id, entity, entity_id, op, payload, created_at) VALUES ",
+        );
+        for i in 0..rows.len() {
+            let b = i * 9;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9
+            ));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for c in rows {
+            q = q
+                .bind(c.origin.clone())
+                .bind(c.seq)
+                .bind(c.hlc)
+                .bind(c.node_id.clone())
+                .bind(c.entity.clone())
+                .bind(c.entity_id.clone())
+                .bind(c.op.as_str())
+                .bind(c.payload.clone())
+                .bind(c.created_at);
+        }
+        q.execute(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Which of `ids` this replica holds as objects.
+    async fn objects_held<'a>(
+        &mut self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<HashSet<String>, StoreError> {
+        let ids: Vec<&str> = ids.collect::<HashSet<_>>().into_iter().collect();
+        let mut held = HashSet::new();
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id FROM objects WHERE id IN ({})", marks.join(", "));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(self.conn()).await? {
+                held.insert(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(held)
     }
 
     async fn newest_version(
