@@ -190,6 +190,15 @@ pub struct Pkcs11Config {
     pub pin_env: String,
     /// Overrides the profile's session pool size.
     pub session_pool_size: Option<usize>,
+    /// Let the master key be exported, wrapped, for a quorum-approved master-key backup
+    /// (`clavis master-key backup`). Default false: the key is generated
+    /// non-extractable and no one, Clavis included, can take it out of the token.
+    /// When true, it is generated sensitive but extractable, so anyone holding the
+    /// user PIN could wrap it out of the token with their own tools; Clavis itself
+    /// exports it only under quorum. Decide before `clavisd init`: the attribute is
+    /// fixed when the key is made.
+    #[serde(default)]
+    pub master_key_exportable: bool,
 }
 
 /// `[root_of_trust]` with `kind = "software"`.

@@ -602,3 +602,99 @@ fn recovers_when_the_token_forgets_the_login() {
         assert!(rot.health().ok);
     }
 }
+
+fn exportable(mut t: TestToken) -> TestToken {
+    t.config.master_key_exportable = true;
+    t
+}
+
+#[test]
+fn an_exportable_master_key_moves_to_another_token_only_wrapped() {
+    for gcm in [false, true] {
+        let hsm = SoftHsm::new();
+        let (a, b) = if gcm {
+            (
+                exportable(gcm_token(&hsm, "export-a")),
+                gcm_token(&hsm, "export-b"),
+            )
+        } else {
+            (
+                exportable(hsm.add_token("export-a")),
+                hsm.add_token("export-b"),
+            )
+        };
+        let rot_a = open(&a);
+        let rot_b = open(&b);
+        let mk = MasterKeyId::generate();
+        rot_a.generate_master_key(&mk).expect("generate");
+        let blob = rot_a.wrap(&mk, "obj-1", &key32(3)).expect("wrap");
+        // Still sensitive: CKA_VALUE cannot be read, only wrapped out.
+        let (_ctx, s) = raw_session(&a);
+        let found = s
+            .find_objects(&[Attribute::Label(mk.0.as_bytes().to_vec())])
+            .expect("find");
+        let attrs = s
+            .get_attributes(
+                found[0],
+                &[AttributeType::Sensitive, AttributeType::Extractable],
+            )
+            .expect("attributes");
+        assert!(attrs.contains(&Attribute::Sensitive(true)), "{gcm}");
+        assert!(attrs.contains(&Attribute::Extractable(true)), "{gcm}");
+
+        let kek = key32(0x5A);
+        let exported = rot_a.export_master_key(&mk, &kek).expect("export");
+        assert_eq!(exported.len(), 40, "RFC 5649 of a 32-byte key");
+        // The wrong backup key, or a changed blob, imports nothing.
+        assert!(matches!(
+            rot_b.import_master_key(&mk, &key32(0x5B), &exported),
+            Err(RotError::UnwrapFailed(_))
+        ));
+        let mut changed = exported.clone();
+        changed[7] ^= 1;
+        assert!(rot_b.import_master_key(&mk, &kek, &changed).is_err());
+        assert!(!rot_b.has_master_key(&mk).expect("lookup"), "{gcm}");
+
+        rot_b
+            .import_master_key(&mk, &kek, &exported)
+            .expect("import");
+        assert_eq!(
+            rot_b
+                .unwrap(&blob, "obj-1")
+                .expect("unwrap in b")
+                .expose_secret(),
+            key32(3).expose_secret()
+        );
+        assert!(matches!(
+            rot_b.import_master_key(&mk, &kek, &exported),
+            Err(RotError::MasterKeyExists(_))
+        ));
+        // b is not configured for exports: its copy landed non-extractable.
+        assert!(matches!(
+            rot_b.export_master_key(&mk, &kek),
+            Err(RotError::Unsupported(_))
+        ));
+        let (_ctx, s) = raw_session(&b);
+        let found = s
+            .find_objects(&[Attribute::Label(mk.0.as_bytes().to_vec())])
+            .expect("find");
+        let attrs = s
+            .get_attributes(found[0], &[AttributeType::Extractable])
+            .expect("attributes");
+        assert!(attrs.contains(&Attribute::Extractable(false)), "{gcm}");
+    }
+}
+
+#[test]
+fn a_non_exportable_master_key_is_not_exported() {
+    let hsm = SoftHsm::new();
+    let token = hsm.add_token("no-export");
+    let mk = MasterKeyId::generate();
+    open(&token).generate_master_key(&mk).expect("generate");
+    // Turning the setting on later does not make the key extractable.
+    let rot = open(&exportable(token));
+    match rot.export_master_key(&mk, &key32(1)) {
+        Err(RotError::Unsupported(m)) => assert!(m.contains("non-extractable"), "{m}"),
+        other => panic!("exported: {other:?}"),
+    }
+}

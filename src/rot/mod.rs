@@ -152,6 +152,38 @@ pub trait RootOfTrust: Send + Sync {
     /// True when the master key `id` is present.
     fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError>;
 
+    /// Whether master keys may leave this root of trust wrapped, for master-key backups.
+    fn master_key_exportable(&self) -> bool {
+        false
+    }
+
+    /// Master key `id` wrapped (AES key wrap with padding, RFC 5649) under `kek`, a
+    /// 32-byte key the caller then splits among the quorum. Only where configured.
+    fn export_master_key(&self, id: &MasterKeyId, kek: &KeyMaterial) -> Result<Vec<u8>, RotError> {
+        let _ = (id, kek);
+        Err(RotError::Unsupported(
+            "master-key backups need an HSM; the software root of trust's master key is the \
+             sealed file: copy it and its passphrase"
+                .into(),
+        ))
+    }
+
+    /// Unwraps a master key made by [`RootOfTrust::export_master_key`] under `kek` into
+    /// this root of trust as `id`. Fails if `id` exists or the blob does not verify.
+    fn import_master_key(
+        &self,
+        id: &MasterKeyId,
+        kek: &KeyMaterial,
+        wrapped: &[u8],
+    ) -> Result<(), RotError> {
+        let _ = (id, kek, wrapped);
+        Err(RotError::Unsupported(
+            "master-key import needs an HSM; the software root of trust's master key is the \
+             sealed file"
+                .into(),
+        ))
+    }
+
     /// Wraps `key` under master key `master`, bound to `object_id`.
     fn wrap(
         &self,

@@ -91,6 +91,7 @@ impl SoftHsm {
                 pin: Some(pin),
                 pin_env: "CLAVIS_HSM_PIN".into(),
                 session_pool_size: None,
+                master_key_exportable: false,
             },
             config_dir: self.dir.path().to_path_buf(),
         }

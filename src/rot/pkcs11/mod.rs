@@ -91,6 +91,9 @@ pub struct Pkcs11Rot {
     /// Serializes "look up, then create" of master and signing keys so two callers
     /// cannot both create an object with the same label.
     create_lock: Mutex<()>,
+    /// `root_of_trust.master_key_exportable`: master keys are made extractable (only
+    /// ever wrapped out, under quorum) and extractable ones are accepted.
+    master_key_exportable: bool,
 }
 
 #[derive(Clone)]
@@ -154,6 +157,7 @@ impl Pkcs11Rot {
             master_keys: RwLock::new(HashMap::new()),
             signing_key: RwLock::new(None),
             create_lock: Mutex::new(()),
+            master_key_exportable: cfg.master_key_exportable,
         })
     }
 
@@ -214,7 +218,8 @@ impl Pkcs11Rot {
             }
         };
         // A key someone created by hand might be extractable; using it would defeat
-        // the point of an HSM, so refuse it rather than wrap under it.
+        // the point of an HSM, so refuse it rather than wrap under it, unless the
+        // operator chose exportable master keys for quorum-approved backups.
         let attrs = s
             .call(|s| {
                 s.get_attributes(
@@ -229,9 +234,16 @@ impl Pkcs11Rot {
         let never_leaves = attrs
             .iter()
             .any(|a| matches!(a, Attribute::Extractable(false)));
-        if !sensitive || !never_leaves {
+        if !sensitive {
             return Err(RotError::Unsupported(format!(
-                "master key {id} in the token is extractable or not sensitive; refusing to use it"
+                "master key {id} in the token is not sensitive; refusing to use it"
+            )));
+        }
+        if !never_leaves && !self.master_key_exportable {
+            return Err(RotError::Unsupported(format!(
+                "master key {id} in the token is extractable; refusing to use it (set \
+                 root_of_trust.master_key_exportable = true only if extractable master keys \
+                 are what you chose, for master-key backups)"
             )));
         }
         write_lock(&self.master_keys).insert(id.clone(), (handle, epoch));
@@ -509,24 +521,19 @@ impl Pkcs11Rot {
         Ok(Some(key))
     }
 
-    fn generate_master_key_in(
-        &self,
-        s: &mut PooledSession<'_>,
-        id: &MasterKeyId,
-    ) -> Result<(), RotError> {
-        if self.master_key(s, id)?.is_some() {
-            return Err(RotError::MasterKeyExists(id.clone()));
-        }
+    /// Attributes of a master key, generated or imported from a backup.
+    fn master_key_template(&self, id: &MasterKeyId) -> Vec<Attribute> {
         let gcm = self.profile.wrap_mechanism == ProfileWrapMechanism::AesGcm;
-        let template = [
+        vec![
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
-            Attribute::ValueLen(32.into()),
             Attribute::Label(id.0.as_bytes().to_vec()),
             Attribute::Token(true),
             Attribute::Private(true),
             Attribute::Sensitive(true),
-            Attribute::Extractable(false),
+            // Extractable only for master-key backups; sensitive either way, so its
+            // value can only ever leave wrapped (C_WrapKey), never in the clear.
+            Attribute::Extractable(self.master_key_exportable),
             Attribute::Modifiable(false),
             // Wrap/unwrap in every mode, so a master key made under an aes-gcm profile
             // still serves if the profile later moves to key wrapping (CKA_MODIFIABLE is
@@ -541,7 +548,46 @@ impl Pkcs11Rot {
             Attribute::Sign(false),
             Attribute::Verify(false),
             Attribute::Derive(false),
-        ];
+        ]
+    }
+
+    /// A session object holding `kek`, usable only to wrap and unwrap; the caller
+    /// destroys it.
+    fn import_kek(
+        &self,
+        s: &mut PooledSession<'_>,
+        kek: &KeyMaterial,
+    ) -> Result<ObjectHandle, RotError> {
+        if kek.len() != 32 {
+            return Err(RotError::Crypto("a master-key backup key is 32 bytes"));
+        }
+        let template = SecretTemplate(vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(false),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+            Attribute::Encrypt(false),
+            Attribute::Decrypt(false),
+            Attribute::Value(kek.expose_secret().to_vec()),
+        ]);
+        s.call(|s| s.create_object(&template.0))
+            .map_err(|e| ck_err("C_CreateObject", &e))
+    }
+
+    fn generate_master_key_in(
+        &self,
+        s: &mut PooledSession<'_>,
+        id: &MasterKeyId,
+    ) -> Result<(), RotError> {
+        if self.master_key(s, id)?.is_some() {
+            return Err(RotError::MasterKeyExists(id.clone()));
+        }
+        let mut template = self.master_key_template(id);
+        template.push(Attribute::ValueLen(32.into()));
         let epoch = self.pool.epoch();
         let handle = s
             .call(|s| s.generate_key(&Mechanism::AesKeyGen, &template))
@@ -627,6 +673,92 @@ impl RootOfTrust for Pkcs11Rot {
 
     fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError> {
         self.with_session(|s| Ok(self.master_key(s, id)?.is_some()))
+    }
+
+    fn master_key_exportable(&self) -> bool {
+        self.master_key_exportable
+    }
+
+    fn export_master_key(&self, id: &MasterKeyId, kek: &KeyMaterial) -> Result<Vec<u8>, RotError> {
+        if !self.master_key_exportable {
+            return Err(RotError::Unsupported(
+                "master-key backups need root_of_trust.master_key_exportable = true (set before \
+                 `clavisd init`); a non-extractable master key can only be cloned by the HSM's \
+                 own means"
+                    .into(),
+            ));
+        }
+        self.with_session(|s| {
+            let mk = self.require_master_key(s, id)?;
+            let k = self.import_kek(s, kek)?;
+            let wrapped = s.call(|s| s.wrap_key(&Mechanism::AesKeyWrapPad, k, mk));
+            let destroyed = s.call(|s| s.destroy_object(k));
+            let wrapped = match wrapped {
+                Ok(w) => w,
+                Err(CkError::Pkcs11(RvError::KeyUnextractable, _)) => {
+                    return Err(RotError::Unsupported(format!(
+                        "master key {id} was generated non-extractable, before \
+                         master_key_exportable was set; it cannot be backed up this way"
+                    )))
+                }
+                Err(e) => return Err(ck_err("C_WrapKey", &e)),
+            };
+            destroyed.map_err(|e| ck_err("C_DestroyObject", &e))?;
+            Ok(wrapped)
+        })
+    }
+
+    fn import_master_key(
+        &self,
+        id: &MasterKeyId,
+        kek: &KeyMaterial,
+        wrapped: &[u8],
+    ) -> Result<(), RotError> {
+        if id.0.is_empty() || id.0.len() > MAX_MASTER_KEY_ID_LEN {
+            return Err(RotError::Unsupported(format!(
+                "master key IDs must be 1 to {MAX_MASTER_KEY_ID_LEN} bytes"
+            )));
+        }
+        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.with_session(|s| {
+            if self.master_key(s, id)?.is_some() {
+                return Err(RotError::MasterKeyExists(id.clone()));
+            }
+            let template = self.master_key_template(id);
+            let k = self.import_kek(s, kek)?;
+            let epoch = self.pool.epoch();
+            let mut unwrapped =
+                s.call(|s| s.unwrap_key(&Mechanism::AesKeyWrapPad, k, wrapped, &template));
+            if matches!(
+                unwrapped,
+                Err(CkError::Pkcs11(RvError::AttributeReadOnly, _))
+            ) {
+                // SoftHSM2 2.6 refuses CKA_MODIFIABLE in a C_UnwrapKey template
+                // (measured). The key is then modifiable: a user-PIN holder could
+                // change its usage flags, though never make it readable (CKA_SENSITIVE
+                // and CKA_EXTRACTABLE only change towards safer).
+                tracing::warn!(master_key = %id, token = %self.token_label, "the HSM does not take CKA_MODIFIABLE = false when unwrapping; the imported master key's attributes stay modifiable");
+                let without: Vec<Attribute> = template
+                    .iter()
+                    .filter(|a| a.attribute_type() != AttributeType::Modifiable)
+                    .cloned()
+                    .collect();
+                unwrapped =
+                    s.call(|s| s.unwrap_key(&Mechanism::AesKeyWrapPad, k, wrapped, &without));
+            }
+            let destroyed = s.call(|s| s.destroy_object(k));
+            let handle = match unwrapped {
+                Ok(h) => h,
+                Err(e) if is_integrity_failure(&e) => {
+                    return Err(RotError::UnwrapFailed(id.clone()))
+                }
+                Err(e) => return Err(ck_err("C_UnwrapKey", &e)),
+            };
+            destroyed.map_err(|e| ck_err("C_DestroyObject", &e))?;
+            write_lock(&self.master_keys).insert(id.clone(), (handle, epoch));
+            tracing::info!(master_key = %id, token = %self.token_label, "imported master key from a backup into the HSM");
+            Ok(())
+        })
     }
 
     fn wrap(
@@ -984,6 +1116,7 @@ mod tests {
             pin: None,
             pin_env: "CLAVIS_TEST_NO_SUCH_PIN_VARIABLE".into(),
             session_pool_size: None,
+            master_key_exportable: false,
         };
         match read_pin(&cfg) {
             Err(e) => assert!(e.to_string().contains("CLAVIS_TEST_NO_SUCH_PIN_VARIABLE")),
