@@ -1,11 +1,14 @@
 //! Backups (`/v1/backups`): take one now, list those in the backup directory.
+//! Master-key backups (`/v1/master-key/backups`, made through a quorum request): their
+//! file, and each holder's one-time share.
 
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::params::PathParams;
 use super::routes::{ApiState, Caller};
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -15,6 +18,34 @@ pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/backups", post(create).get(list))
         .route("/v1/backups/arm", post(arm))
+        .route("/v1/master-key/backups/{id}", get(master_key_backup))
+        .route("/v1/master-key/backups/{id}/share", post(fetch_share))
+}
+
+async fn master_key_backup(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<crate::service::master_key_backup::MasterKeyBackupInfo>, ApiError> {
+    Ok(Json(st.svc.master_key_backup(&who, &id).await?))
+}
+
+#[derive(serde::Serialize)]
+struct ShareAnswer {
+    backup_id: String,
+    share: String,
+}
+
+async fn fetch_share(
+    Caller(who): Caller,
+    AxState(st): AxState<ApiState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<ShareAnswer>, ApiError> {
+    let share = st.svc.fetch_master_key_share(&who, &id).await?;
+    Ok(Json(ShareAnswer {
+        backup_id: id,
+        share: share.as_str().to_owned(),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -10,11 +10,13 @@
 //!   can be split among the N quorum members and recovered only by M of them.
 //!
 //! On these: [`snapshot`] (what a data backup holds), [`data`] (backup files),
-//! [`schedule`] (when scheduled backups run). The service, CLI and REST API live
+//! [`schedule`] (when scheduled backups run), [`master_key`] (the master key wrapped
+//! under a key split among the quorum). The service, CLI and REST API live
 //! elsewhere.
 
 pub mod archive;
 pub mod data;
+pub mod master_key;
 pub mod schedule;
 pub mod shamir;
 pub mod snapshot;

@@ -71,6 +71,25 @@ enum Cmd {
         /// File holding the recovery passphrase.
         #[arg(long)]
         recovery_passphrase_file: Option<PathBuf>,
+        /// First import the master key from this master-key backup (with --share).
+        #[arg(long, requires = "shares")]
+        master_key_backup: Option<PathBuf>,
+        /// A file holding one quorum member's share of the master-key backup (repeat).
+        #[arg(long = "share", id = "shares")]
+        shares: Vec<PathBuf>,
+    },
+    /// Import the master key of a master-key backup into this node's HSM, given M of
+    /// the quorum's shares (one file each). Checks everything before writing to the HSM.
+    MasterKeyImport {
+        /// The node's TOML configuration (root_of_trust: the new HSM token).
+        #[arg(long)]
+        config: PathBuf,
+        /// The master-key backup file (`clavis master-key show ID --out FILE`).
+        #[arg(long)]
+        backup: PathBuf,
+        /// A file holding one quorum member's share (repeat, at least M times).
+        #[arg(long = "share", required = true)]
+        shares: Vec<PathBuf>,
     },
     /// Erase this node's data (it must be stopped): the SQLite database, node file and
     /// sealed root-of-trust file; on a shared PostgreSQL database only this node's pool.
@@ -107,6 +126,7 @@ fn main() -> ExitCode {
         | Cmd::JoinCluster { config, .. }
         | Cmd::FactoryReset { config, .. }
         | Cmd::Restore { config, .. }
+        | Cmd::MasterKeyImport { config, .. }
         | Cmd::Run { config }
         | Cmd::CheckConfig { config } => config.clone(),
     };
@@ -147,8 +167,18 @@ fn main() -> ExitCode {
             Cmd::Restore {
                 file,
                 recovery_passphrase_file,
+                master_key_backup,
+                shares,
                 ..
-            } => restore(&cfg, &file, recovery_passphrase_file.as_deref()).await,
+            } => {
+                if let Some(b) = master_key_backup {
+                    master_key_import(&cfg, &b, &shares)?;
+                }
+                restore(&cfg, &file, recovery_passphrase_file.as_deref()).await
+            }
+            Cmd::MasterKeyImport { backup, shares, .. } => {
+                master_key_import(&cfg, &backup, &shares)
+            }
             Cmd::Run { .. } => run(&cfg).await,
             Cmd::CheckConfig { .. } => {
                 println!(
@@ -267,6 +297,28 @@ async fn restore(cfg: &Config, file: &Path, passphrase_file: Option<&Path>) -> a
         out.counts.changes,
         out.counts.audit_records
     );
+    Ok(())
+}
+
+fn master_key_import(cfg: &Config, backup: &Path, shares: &[PathBuf]) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(backup)
+        .with_context(|| format!("cannot read {}", backup.display()))?;
+    let mut share_texts = Vec::with_capacity(shares.len());
+    for p in shares {
+        let t =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        share_texts.push(t.trim().to_owned());
+    }
+    let done = clavis::node::import_master_key(cfg, &text, &share_texts);
+    share_texts.iter_mut().for_each(zeroize::Zeroize::zeroize);
+    match done.context("master-key import failed")? {
+        clavis::node::Imported::Imported(id) => {
+            println!("master key {id} imported into this node's root of trust from the backup")
+        }
+        clavis::node::Imported::AlreadyPresent(id) => println!(
+            "master key {id} is in this node's root of trust already; the shares open the backup"
+        ),
+    }
     Ok(())
 }
 

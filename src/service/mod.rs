@@ -20,6 +20,7 @@ pub mod endpoints;
 mod error;
 mod key_groups;
 mod keypair;
+pub mod master_key_backup;
 pub mod okm;
 pub mod quorum;
 pub mod recovery;

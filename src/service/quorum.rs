@@ -3,9 +3,10 @@
 //! runs when the M-th approval arrives. A request past its deadline, or one that can no
 //! longer reach M, does nothing.
 //!
-//! Today the quorum guards changes to itself and adding a node to the cluster;
-//! master-key backup and restore, factory reset and key export join as those
-//! capabilities land (each a [`QuorumOp`] variant and an arm in `execute`).
+//! Today the quorum guards changes to itself, adding a node to the cluster and
+//! master-key backups (whose restore needs M of the members' shares instead, as it
+//! runs on a new node that has no quorum yet); factory reset and key export join as
+//! those capabilities land (each a [`QuorumOp`] variant and an arm in `execute`).
 //!
 //! Some approvals hand out a secret (a node's join token). Those do not run the
 //! operation when the M-th approval arrives: they record it as approved, and the
@@ -47,6 +48,12 @@ pub enum QuorumOp {
         /// Its site.
         site: String,
     },
+    /// Back up the master key: export it wrapped under a key split among the quorum's
+    /// members, `threshold` of whom recover it (`clavis master-key backup`).
+    BackupMasterKey {
+        /// Shares needed to recover the master key (2 to the number of members).
+        threshold: u32,
+    },
 }
 
 impl QuorumOp {
@@ -54,13 +61,16 @@ impl QuorumOp {
         match self {
             QuorumOp::SetQuorum { .. } => "set_quorum",
             QuorumOp::AddNode { .. } => "add_node",
+            QuorumOp::BackupMasterKey { .. } => "backup_master_key",
         }
     }
 
     /// The role that may ask for it.
     fn needs(&self) -> Roles {
         match self {
-            QuorumOp::SetQuorum { .. } | QuorumOp::AddNode { .. } => Roles::SYSTEM_ADMIN,
+            QuorumOp::SetQuorum { .. }
+            | QuorumOp::AddNode { .. }
+            | QuorumOp::BackupMasterKey { .. } => Roles::SYSTEM_ADMIN,
         }
     }
 }
@@ -111,7 +121,7 @@ pub struct QuorumRequest {
 }
 
 impl KeyService {
-    async fn user_name(&self, id: &str) -> Result<String, ServiceError> {
+    pub(super) async fn user_name(&self, id: &str) -> Result<String, ServiceError> {
         Ok(self
             .store
             .user(id)
@@ -270,6 +280,9 @@ impl KeyService {
                 Ok(())
             }
             QuorumOp::AddNode { name, site } => self.check_new_node(name, site).await,
+            QuorumOp::BackupMasterKey { threshold } => {
+                self.check_master_key_backup(*threshold).await
+            }
         }
     }
 
@@ -301,6 +314,9 @@ impl KeyService {
             QuorumOp::AddNode { name, site } => Ok(format!(
                 "approved: the requester may now invite node {name} (site {site}) once"
             )),
+            QuorumOp::BackupMasterKey { threshold } => {
+                self.run_master_key_backup(tx, *threshold).await
+            }
         }
     }
 

@@ -203,6 +203,13 @@ impl Api {
         }
     }
 
+    /// A client for the API at `addr` (a node running in the test process).
+    pub fn at(addr: &str, ca: &str, token: &str) -> Api {
+        Api {
+            client: super::node::client(addr, ca, token),
+        }
+    }
+
     /// Any request.
     pub async fn call(&mut self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         match self.client.request(method, path, body.as_ref()).await {

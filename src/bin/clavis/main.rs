@@ -7,6 +7,7 @@ mod backup;
 mod cluster;
 mod drives;
 mod endpoint;
+mod master_key;
 mod okm;
 mod session;
 
@@ -76,6 +77,9 @@ enum Cmd {
     /// Data backups: take one now, list the node's backups.
     #[command(subcommand)]
     Backup(backup::BackupCmd),
+    /// Master-key backups: the file, and each quorum member's one-time share.
+    #[command(subcommand)]
+    MasterKey(master_key::MasterKeyCmd),
     /// Drives speaking Oracle Key Manager's agent protocol (T10000, agent-card LTO).
     #[command(subcommand)]
     Okm(okm::OkmCmd),
@@ -263,6 +267,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::Backup(cmd) = &cli.cmd {
         return backup::run(&cli, cmd, &ca).await;
     }
+    if let Cmd::MasterKey(cmd) = &cli.cmd {
+        return master_key::run(&cli, cmd, &ca).await;
+    }
     if let Cmd::Pool(cmd) = &cli.cmd {
         return drives::run_pool(&cli, cmd, &ca).await;
     }
@@ -354,7 +361,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Okm(_) => bail!("okm commands are handled above"),
         Cmd::Access(_) => bail!("access-control commands are handled above"),
         Cmd::Session(_) => bail!("session commands are handled above"),
-        Cmd::Pool(_) | Cmd::DataUnit(_) | Cmd::Cluster(_) | Cmd::Backup(_) => {
+        Cmd::Pool(_) | Cmd::DataUnit(_) | Cmd::Cluster(_) | Cmd::Backup(_) | Cmd::MasterKey(_) => {
             bail!("pool, data-unit, cluster and backup commands are handled above")
         }
         Cmd::Secret(SecretCmd::Put { name, activate }) => {

@@ -74,6 +74,17 @@ pub enum QuorumCmd {
         #[arg(long)]
         deadline_secs: Option<i64>,
     },
+    /// Ask for a master-key backup (an HSM with root_of_trust.master_key_exportable).
+    /// Once approved, the node that took the last vote writes the file and keeps one
+    /// share per quorum member: `clavis master-key share-fetch ID`.
+    BackupMasterKey {
+        /// Shares needed to recover the master key (2 to the number of members).
+        #[arg(long)]
+        threshold: u32,
+        /// Seconds members have to vote (default one day).
+        #[arg(long)]
+        deadline_secs: Option<i64>,
+    },
     /// Requests, newest first.
     List,
     /// One request.
@@ -117,7 +128,7 @@ fn stdin_line(what: &str) -> anyhow::Result<Zeroizing<String>> {
     Ok(trimmed)
 }
 
-fn seg(s: &str) -> anyhow::Result<&str> {
+pub(crate) fn seg(s: &str) -> anyhow::Result<&str> {
     if s.is_empty()
         || !s
             .bytes()
@@ -197,6 +208,14 @@ pub async fn run(cli: &Cli, cmd: &SessionCmd, ca: &str) -> anyhow::Result<()> {
                 deadline_secs,
             } => {
                 let body = json!({"action": "add_node", "name": name, "site": site, "deadline_secs": deadline_secs});
+                c.request(Method::POST, "/v1/quorum/requests", Some(&body))
+                    .await?
+            }
+            QuorumCmd::BackupMasterKey {
+                threshold,
+                deadline_secs,
+            } => {
+                let body = json!({"action": "backup_master_key", "threshold": threshold, "deadline_secs": deadline_secs});
                 c.request(Method::POST, "/v1/quorum/requests", Some(&body))
                     .await?
             }
