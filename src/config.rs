@@ -199,6 +199,11 @@ pub struct Pkcs11Config {
     /// fixed when the key is made.
     #[serde(default)]
     pub master_key_exportable: bool,
+    /// Fallback HSMs holding the same master key (`[[root_of_trust.fallback]]`, each
+    /// with its own profile, token and PIN): used in order when the HSM in use stops
+    /// answering.
+    #[serde(default)]
+    pub fallback: Vec<Pkcs11Config>,
 }
 
 /// `[root_of_trust]` with `kind = "software"`.
@@ -779,6 +784,31 @@ impl Config {
                     "root_of_trust.session_pool_size",
                     "must be 1 to 256",
                 ));
+            }
+            let mut labels = vec![p.token_label.as_str()];
+            for f in &p.fallback {
+                if !f.fallback.is_empty() {
+                    return Err(invalid(
+                        "root_of_trust.fallback",
+                        "a fallback has no fallbacks of its own; list them all under the primary",
+                    ));
+                }
+                if f.token_label.is_empty() || f.token_label.len() > 32 {
+                    return Err(invalid(
+                        "root_of_trust.fallback.token_label",
+                        "must be 1 to 32 bytes (the PKCS#11 label size)",
+                    ));
+                }
+                if f.module == p.module
+                    && f.profile == p.profile
+                    && labels.contains(&f.token_label.as_str())
+                {
+                    return Err(invalid(
+                        "root_of_trust.fallback.token_label",
+                        "names the same token as the primary or another fallback",
+                    ));
+                }
+                labels.push(&f.token_label);
             }
         }
         Ok(())

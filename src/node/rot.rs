@@ -2,6 +2,7 @@
 
 use super::{io_err, NodeError};
 use crate::config::{Config, RotConfig, SoftwareRotConfig};
+use crate::rot::failover::{FailoverRot, Member};
 use crate::rot::pkcs11::Pkcs11Rot;
 use crate::rot::software::SoftwareRot;
 use crate::rot::RootOfTrust;
@@ -12,7 +13,10 @@ use std::sync::Arc;
 /// trust gets a new sealed file (and, if configured, a new passphrase file).
 pub fn open_rot(cfg: &Config, create: bool) -> Result<Arc<dyn RootOfTrust>, NodeError> {
     match &cfg.root_of_trust {
-        RotConfig::Pkcs11(p) => Ok(Arc::new(Pkcs11Rot::open(p, &cfg.base_dir)?)),
+        RotConfig::Pkcs11(p) if p.fallback.is_empty() => {
+            Ok(Arc::new(Pkcs11Rot::open(p, &cfg.base_dir)?))
+        }
+        RotConfig::Pkcs11(p) => open_failover(cfg, p),
         RotConfig::Software(s) => {
             tracing::warn!(
                 root_of_trust = "software",
@@ -64,4 +68,44 @@ fn software_passphrase(
         )));
     }
     Ok(SecretString::from(pass))
+}
+
+/// The primary HSM and its fallbacks as one root of trust. An HSM that cannot be
+/// opened now (a primary that died, say) is left out with an error in the log, so the
+/// node starts on the others; it fails only when none opens.
+fn open_failover(
+    cfg: &Config,
+    p: &crate::config::Pkcs11Config,
+) -> Result<Arc<dyn RootOfTrust>, NodeError> {
+    let mut members = Vec::new();
+    let mut first_err = None;
+    let all = std::iter::once(("primary".to_owned(), p)).chain(
+        p.fallback
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("fallback {}", i + 1), f)),
+    );
+    for (role, c) in all {
+        match Pkcs11Rot::open(c, &cfg.base_dir) {
+            Ok(rot) => members.push(Member {
+                role,
+                rot: Box::new(rot),
+            }),
+            Err(e) => {
+                tracing::error!(hsm = %role, token = %c.token_label, error = %e, "cannot open this HSM; running without it");
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if members.is_empty() {
+        if let Some(e) = first_err {
+            return Err(e.into());
+        }
+    }
+    let rot = FailoverRot::new(members)?;
+    // A fallback must be able to sign audit checkpoints the moment it is in use.
+    if let Err(e) = rot.ensure_signing_key() {
+        tracing::warn!(error = %e, "no HSM could make sure of an audit signing key");
+    }
+    Ok(Arc::new(rot))
 }

@@ -9,6 +9,7 @@
 //! writer who swaps two rows' blobs gets an unwrap error, not the wrong key.
 
 mod envelope;
+pub mod failover;
 pub mod pkcs11;
 pub mod profile;
 pub mod software;

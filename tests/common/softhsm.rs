@@ -92,6 +92,7 @@ impl SoftHsm {
                 pin_env: "CLAVIS_HSM_PIN".into(),
                 session_pool_size: None,
                 master_key_exportable: false,
+                fallback: Vec::new(),
             },
             config_dir: self.dir.path().to_path_buf(),
         }

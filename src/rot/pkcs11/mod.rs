@@ -964,10 +964,18 @@ fn find_token(ctx: &Pkcs11, label: &str) -> Result<Slot, RotError> {
         .get_slots_with_token()
         .map_err(|e| ck_err("C_GetSlotList", &e))?;
     let mut found = Vec::new();
+    let mut unreadable = None;
     for slot in slots {
-        let info = ctx
-            .get_token_info(slot)
-            .map_err(|e| ck_err("C_GetTokenInfo", &e))?;
+        // A slot whose token is broken or gone must not hide the others (a dead
+        // primary in the same module as its fallback, say).
+        let info = match ctx.get_token_info(slot) {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::warn!(slot = slot.id(), error = %ck_detail(&e), "cannot read a slot's token information; skipping it");
+                unreadable.get_or_insert(e);
+                continue;
+            }
+        };
         // Labels are blank-padded to 32 bytes in CK_TOKEN_INFO.
         if info.label().trim_end() == label {
             if info.user_pin_locked() {
@@ -977,7 +985,10 @@ fn find_token(ctx: &Pkcs11, label: &str) -> Result<Slot, RotError> {
         }
     }
     match found.as_slice() {
-        [] => Err(RotError::TokenNotFound(label.to_owned())),
+        [] => match unreadable {
+            Some(e) => Err(ck_err("C_GetTokenInfo", &e)),
+            None => Err(RotError::TokenNotFound(label.to_owned())),
+        },
         [slot] => Ok(*slot),
         many => Err(RotError::Pkcs11 {
             function: "C_GetTokenInfo",
@@ -1117,6 +1128,7 @@ mod tests {
             pin_env: "CLAVIS_TEST_NO_SUCH_PIN_VARIABLE".into(),
             session_pool_size: None,
             master_key_exportable: false,
+            fallback: Vec::new(),
         };
         match read_pin(&cfg) {
             Err(e) => assert!(e.to_string().contains("CLAVIS_TEST_NO_SUCH_PIN_VARIABLE")),
