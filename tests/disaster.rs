@@ -48,13 +48,12 @@ async fn call(c: &mut ApiClient, m: Method, path: &str, body: Option<Value>) -> 
 }
 
 /// Runs `clavisd` with `args`; (success, stdout + stderr).
-fn clavisd(args: &[&str], files: &[&Path]) -> (bool, String) {
-    let mut cmd = std::process::Command::new(clavisd_bin());
-    cmd.args(args).env("CLAVIS_LOG", "warn");
-    for f in files {
-        cmd.arg(f);
-    }
-    let out = cmd.output().expect("run clavisd");
+fn clavisd<A: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = A>) -> (bool, String) {
+    let out = std::process::Command::new(clavisd_bin())
+        .args(args)
+        .env("CLAVIS_LOG", "warn")
+        .output()
+        .expect("run clavisd");
     (
         out.status.success(),
         format!(
@@ -65,8 +64,16 @@ fn clavisd(args: &[&str], files: &[&Path]) -> (bool, String) {
     )
 }
 
-/// `clavisd restore` of `node` from `data`, importing the master key from `mkb` with
-/// `shares` first.
+/// `--share FILE` for each file.
+fn share_args(shares: &[PathBuf]) -> Vec<std::ffi::OsString> {
+    shares
+        .iter()
+        .flat_map(|p| ["--share".into(), p.clone().into_os_string()])
+        .collect()
+}
+
+/// `clavisd restore` of `node` from `data` with the passphrase in `pass`, importing
+/// the master key from `mkb` with `shares` first (none: a plain restore).
 fn restore(
     node: &Node,
     data: &Path,
@@ -74,29 +81,20 @@ fn restore(
     mkb: &Path,
     shares: &[PathBuf],
 ) -> (bool, String) {
-    let mut cmd = std::process::Command::new(clavisd_bin());
-    cmd.arg("restore")
-        .arg("--config")
-        .arg(&node.config)
-        .arg("--file")
-        .arg(data)
-        .arg("--recovery-passphrase-file")
-        .arg(pass)
-        .arg("--master-key-backup")
-        .arg(mkb)
-        .env("CLAVIS_LOG", "warn");
-    for s in shares {
-        cmd.arg("--share").arg(s);
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "restore".into(),
+        "--config".into(),
+        node.config.clone().into(),
+        "--file".into(),
+        data.into(),
+        "--recovery-passphrase-file".into(),
+        pass.into(),
+    ];
+    if !shares.is_empty() {
+        args.extend(["--master-key-backup".into(), mkb.into()]);
+        args.extend(share_args(shares));
     }
-    let out = cmd.output().expect("run clavisd restore");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    clavisd(args)
 }
 
 fn flipped(file: &Path, at: usize, out: &Path) -> PathBuf {
@@ -387,21 +385,16 @@ async fn a_destroyed_cluster_is_rebuilt_from_its_backups_and_three_shares() {
     // Node b's token gets the master key from the backup: two shares are not enough.
     let b_rot = exportable(&token_b);
     let mut b = Node::with_store(2, "dc2", None, &b_rot, "").await;
-    let b_cfg = b.config.to_string_lossy().into_owned();
     let import = |shares: &[PathBuf]| {
-        let mut args = vec!["master-key-import", "--config", b_cfg.as_str(), "--backup"];
-        let mkb_s = mkb.to_string_lossy().into_owned();
-        let shares_s: Vec<String> = shares
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        let mut owned = vec![mkb_s];
-        for s in &shares_s {
-            owned.push("--share".into());
-            owned.push(s.clone());
-        }
-        args.extend(owned.iter().map(String::as_str));
-        clavisd(&args, &[])
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "master-key-import".into(),
+            "--config".into(),
+            b.config.clone().into(),
+            "--backup".into(),
+            mkb.clone().into(),
+        ];
+        args.extend(share_args(shares));
+        clavisd(args)
     };
     let (ok, out) = import(&share_files[..2]);
     assert!(!ok && out.contains("needs 3"), "{out}");
@@ -525,18 +518,7 @@ async fn a_destroyed_cluster_is_rebuilt_from_its_backups_and_three_shares() {
         );
     }
     // Still nothing in the new token: a plain restore finds no master key.
-    let (ok, out) = clavisd(
-        &[
-            "restore",
-            "--config",
-            &c.config.to_string_lossy(),
-            "--file",
-            &data.to_string_lossy(),
-            "--recovery-passphrase-file",
-            &pass.to_string_lossy(),
-        ],
-        &[],
-    );
+    let (ok, out) = restore(&c, &data, &pass, &mkb, &[]);
     assert!(!ok && out.contains("does not hold master key"), "{out}");
 
     let (ok, out) = restore(&c, &data, &wrong, &mkb, &three);

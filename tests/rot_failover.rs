@@ -23,6 +23,14 @@ async fn call(
     (s.as_u16(), v)
 }
 
+/// Every key reads back with the material it had.
+async fn same_materials(c: &mut clavis::client::ApiClient, keys: &[(String, Value)]) {
+    for (id, material) in keys {
+        let (s, m) = call(c, Method::GET, &format!("/v1/keys/{id}/material"), None).await;
+        assert_eq!((s, &m["material_b64"]), (200, material), "{m}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_go_to_the_fallback_when_the_primary_stops_serving() {
     let hsm = common::softhsm::SoftHsm::new();
@@ -90,16 +98,7 @@ async fn requests_go_to_the_fallback_when_the_primary_stops_serving() {
         .expect("softhsm2-util");
     assert!(out.status.success());
 
-    for (id, material) in &keys {
-        let (s, m) = call(
-            &mut c,
-            Method::GET,
-            &format!("/v1/keys/{id}/material"),
-            None,
-        )
-        .await;
-        assert_eq!((s, &m["material_b64"]), (200, material), "{m}");
-    }
+    same_materials(&mut c, &keys).await;
     let (s, v) = call(
         &mut c,
         Method::POST,
@@ -125,16 +124,7 @@ async fn requests_go_to_the_fallback_when_the_primary_stops_serving() {
         .await
         .expect("restart on the fallback");
     let mut c = client(&node.api_addr.to_string(), &dir.ca_pem(), &admin);
-    for (id, material) in &keys {
-        let (s, m) = call(
-            &mut c,
-            Method::GET,
-            &format!("/v1/keys/{id}/material"),
-            None,
-        )
-        .await;
-        assert_eq!((s, &m["material_b64"]), (200, material), "{m}");
-    }
+    same_materials(&mut c, &keys).await;
     let (_, status) = call(&mut c, Method::GET, "/v1/status", None).await;
     assert!(
         status["root_of_trust_detail"]
