@@ -454,7 +454,7 @@ async fn seed(svc: &KeyService, pop: &Population) -> (Duration, usize) {
         meta.id = id.clone();
         let wrapped = svc
             .rot()
-            .wrap(svc.master_key(), id, &material)
+            .wrap(&svc.master_key(), id, &material)
             .expect("wrap");
         let owner = format!("user:{}", pop.user_ids[pop.object_owner[o]]);
         let obj = StoredObject {

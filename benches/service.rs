@@ -510,7 +510,7 @@ async fn bench_combo(
 
     // The root of trust alone, same master key, same calls as a create and a read.
     let r = svc.rot().clone();
-    let mk = svc.master_key().clone();
+    let mk = svc.master_key();
     let material = r.random(32).expect("random");
     let id = ids[0].clone();
     let wrapped = r.wrap(&mk, &id, &material).expect("wrap");

@@ -74,6 +74,9 @@ pub struct Config {
     /// Backups.
     #[serde(default)]
     pub backup: BackupConfig,
+    /// Master-key rotation.
+    #[serde(default)]
+    pub rotation: RotationConfig,
     /// Directory the config file lives in; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -515,6 +518,34 @@ fn default_cluster_timeout() -> u64 {
     5000
 }
 
+/// `[rotation]`: how fast stored keys are re-wrapped after a master-key rotation.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationConfig {
+    /// Most keys re-wrapped per second. Default 2000.
+    #[serde(default = "default_rewrap_rate")]
+    pub rewrap_per_second: u64,
+    /// Keys re-wrapped per transaction. Default 200.
+    #[serde(default = "default_rewrap_batch")]
+    pub batch: u64,
+}
+
+impl Default for RotationConfig {
+    fn default() -> Self {
+        RotationConfig {
+            rewrap_per_second: default_rewrap_rate(),
+            batch: default_rewrap_batch(),
+        }
+    }
+}
+
+fn default_rewrap_rate() -> u64 {
+    2000
+}
+fn default_rewrap_batch() -> u64 {
+    200
+}
+
 /// `[pool]`: this node's key pools, one per key group.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -720,6 +751,15 @@ impl Config {
                 "backup.copy_command",
                 "the program must not be empty",
             ));
+        }
+        if !(1..=1_000_000).contains(&self.rotation.rewrap_per_second) {
+            return Err(invalid(
+                "rotation.rewrap_per_second",
+                "must be 1 to 1,000,000",
+            ));
+        }
+        if !(1..=10_000).contains(&self.rotation.batch) {
+            return Err(invalid("rotation.batch", "must be 1 to 10,000"));
         }
         if self.store.max_connections == 0 {
             return Err(invalid("store.max_connections", "must be at least 1"));

@@ -16,6 +16,7 @@ mod okm;
 mod openapi;
 mod params;
 mod quorum;
+mod rotation;
 mod routes;
 mod session;
 mod users;

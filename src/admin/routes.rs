@@ -122,6 +122,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(super::session::routes())
         .merge(super::quorum::routes())
         .merge(super::backup::routes())
+        .merge(super::rotation::routes())
         .merge(super::cluster::routes())
         .merge(super::users::routes())
         .merge(super::wallets::routes())

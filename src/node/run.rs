@@ -185,6 +185,14 @@ pub async fn start(cfg: &Config) -> Result<RunningNode, NodeError> {
                 .await?;
         tasks.push(tokio::spawn(fwd.run(rx.clone())));
     }
+    tasks.push(tokio::spawn(crate::service::rotation::run_rewrapper(
+        service.clone(),
+        crate::service::rotation::RewrapSettings {
+            per_second: cfg.rotation.rewrap_per_second,
+            batch: cfg.rotation.batch,
+        },
+        rx.clone(),
+    )));
     service.pool().configure(
         cfg.pool
             .resolve()

@@ -18,7 +18,7 @@ pub use groups::{GroupCache, KeyGroup};
 pub use stats::{PoolReport, PoolStats};
 
 use crate::keys::{new_object_id, now_secs, KeyPolicy};
-use crate::rot::{MasterKeyId, RootOfTrust};
+use crate::rot::RootOfTrust;
 use crate::store::{PoolKeyRecord, Store, StoreError};
 use sha2::Digest;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ pub struct Refiller {
     /// The root of trust (random and wrap).
     pub rot: Arc<dyn RootOfTrust>,
     /// The master key new pool keys are wrapped under.
-    pub master_key: MasterKeyId,
+    pub master_key: crate::rot::ActiveMasterKey,
     /// This node.
     pub node_id: String,
     /// Shared pool state.
@@ -185,7 +185,7 @@ impl Refiller {
     ) -> Result<Vec<PoolKeyRecord>, String> {
         let (rot, mk, node, wallet) = (
             self.rot.clone(),
-            self.master_key.clone(),
+            self.master_key.get(),
             self.node_id.clone(),
             wallet_id.to_owned(),
         );

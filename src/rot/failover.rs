@@ -149,6 +149,18 @@ impl RootOfTrust for FailoverRot {
         })
     }
 
+    fn destroy_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
+        // Every HSM that answers: a retired key must not linger in a fallback.
+        let mut first_err = None;
+        for m in &self.members {
+            if let Err(e) = m.rot.destroy_master_key(id) {
+                tracing::warn!(hsm = %m.role, error = %e, "could not destroy a retired master key in this HSM");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
     fn master_key_exportable(&self) -> bool {
         self.members[self.in_use()].rot.master_key_exportable()
     }

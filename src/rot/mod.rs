@@ -54,6 +54,28 @@ impl std::fmt::Display for MasterKeyId {
     }
 }
 
+/// The master key that wraps new keys on this node. Shared by the service, the pool
+/// refiller and the re-wrapper: a rotation switches it for all of them at once.
+#[derive(Debug, Clone)]
+pub struct ActiveMasterKey(std::sync::Arc<std::sync::RwLock<MasterKeyId>>);
+
+impl ActiveMasterKey {
+    /// Starts with `id`.
+    pub fn new(id: MasterKeyId) -> Self {
+        ActiveMasterKey(std::sync::Arc::new(std::sync::RwLock::new(id)))
+    }
+
+    /// The key to wrap under now.
+    pub fn get(&self) -> MasterKeyId {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Switches to `id` (a rotation began here or arrived from a peer).
+    pub fn set(&self, id: MasterKeyId) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = id;
+    }
+}
+
 /// Result of a health probe.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Health {
@@ -152,6 +174,10 @@ pub trait RootOfTrust: Send + Sync {
 
     /// True when the master key `id` is present.
     fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError>;
+
+    /// Destroys master key `id` (after a rotation, once nothing is wrapped under it).
+    /// Destroying a key that is absent succeeds: a resumed retirement repeats this.
+    fn destroy_master_key(&self, id: &MasterKeyId) -> Result<(), RotError>;
 
     /// Whether master keys may leave this root of trust wrapped, for master-key backups.
     fn master_key_exportable(&self) -> bool {

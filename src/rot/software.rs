@@ -342,6 +342,19 @@ impl RootOfTrust for SoftwareRot {
         Ok(self.read()?.master_keys.iter().any(|m| &m.id == id))
     }
 
+    fn destroy_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
+        let mut guard = self.write()?;
+        let Some(pos) = guard.master_keys.iter().position(|m| &m.id == id) else {
+            return Ok(());
+        };
+        let removed = guard.master_keys.remove(pos);
+        if let Err(e) = self.seal(&guard) {
+            guard.master_keys.insert(pos, removed);
+            return Err(e);
+        }
+        Ok(())
+    }
+
     fn wrap(
         &self,
         master: &MasterKeyId,

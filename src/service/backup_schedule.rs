@@ -101,7 +101,7 @@ impl KeyService {
         .map_err(|e| ServiceError::Internal(format!("key derivation: {e}")))?;
         let (kek, salt, params) = derived.parts();
         let wrapped = self.rot.wrap(
-            &self.master_key,
+            &self.master_key.get(),
             WRAP_BINDING,
             &KeyMaterial::from_slice(kek),
         )?;
@@ -118,6 +118,59 @@ impl KeyService {
         tokio::task::spawn_blocking(move || write_private(&path, &text))
             .await
             .map_err(|e| ServiceError::Internal(format!("writing the armed key stopped: {e}")))?
+    }
+
+    /// Reads the armed key file, if scheduled backups are armed.
+    async fn read_armed_file(&self) -> Result<Option<(PathBuf, ArmedFile)>, ServiceError> {
+        let Ok(path) = self.armed_key_path().cloned() else {
+            return Ok(None);
+        };
+        let text = match tokio::fs::read(&path).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ServiceError::Internal(format!("{}: {e}", path.display()))),
+        };
+        let file: ArmedFile = serde_json::from_slice(&text)
+            .map_err(|_| ServiceError::Internal(format!("{}: not an armed key", path.display())))?;
+        Ok(Some((path, file)))
+    }
+
+    /// True when the armed key is wrapped under master key `mk` (so a rotation must
+    /// re-wrap it before `mk` goes).
+    pub(super) async fn armed_key_under(
+        &self,
+        mk: &crate::rot::MasterKeyId,
+    ) -> Result<bool, ServiceError> {
+        let Some((_, file)) = self.read_armed_file().await? else {
+            return Ok(false);
+        };
+        let wrapped = B64.decode(&file.wrapped_kek).unwrap_or_default();
+        Ok(WrappedKey::from_bytes(&wrapped).is_ok_and(|w| &w.master_key_id == mk))
+    }
+
+    /// Re-wraps the armed key under master key `to` (rotation), replacing the file.
+    pub(super) async fn rewrap_armed_key(
+        &self,
+        to: &crate::rot::MasterKeyId,
+    ) -> Result<(), ServiceError> {
+        let Some((path, mut file)) = self.read_armed_file().await? else {
+            return Ok(());
+        };
+        let wrapped = B64.decode(&file.wrapped_kek).map_err(|_| {
+            ServiceError::Internal(format!("{}: wrapped key is not base64", path.display()))
+        })?;
+        let kek = self
+            .rot
+            .unwrap(&WrappedKey::from_bytes(&wrapped)?, WRAP_BINDING)?;
+        let fresh = self.rot.wrap(to, WRAP_BINDING, &kek)?;
+        file.wrapped_kek = B64.encode(fresh.to_bytes());
+        let text = serde_json::to_vec_pretty(&file)
+            .map_err(|e| ServiceError::Internal(format!("armed key: {e}")))?;
+        tokio::task::spawn_blocking(move || write_private(&path, &text))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("writing the armed key stopped: {e}")))??;
+        tracing::info!(master_key = %to, "armed backup key re-wrapped under the new master key");
+        Ok(())
     }
 
     async fn armed_key(&self) -> Result<BackupKey, ServiceError> {

@@ -222,15 +222,14 @@ impl KeyService {
             // the sponsor knows its certificate at once and peers learn it by
             // replication before it contacts them.
             let cred_id = crate::node::node_tls_credential_id(&node_id);
-            let wrapped = self
-                .rot
-                .wrap(&self.master_key, &cred_id, &issued.key_pkcs8)?;
+            let master_key = self.master_key.get();
+            let wrapped = self.rot.wrap(&master_key, &cred_id, &issued.key_pkcs8)?;
             let cred = crate::store::Credential {
                 id: cred_id,
                 kind: "node_tls".into(),
                 cert_pem: issued.cert_pem.clone(),
                 wrapped_key: wrapped.to_bytes(),
-                master_key_id: self.master_key.0.clone(),
+                master_key_id: master_key.0.clone(),
                 created_at: now,
             };
             let mut tx = self.store().begin_write(&self.node.node_id).await?;
@@ -264,7 +263,7 @@ impl KeyService {
                 cert_pem: issued.cert_pem,
                 key: issued.key_pkcs8,
                 ca_pem: ca.cert_pem,
-                master_key_id: self.master_key.0.clone(),
+                master_key_id: master_key.0,
             })
         }
         .await;

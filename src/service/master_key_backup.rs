@@ -40,7 +40,7 @@ pub struct MasterKeyBackupInfo {
 
 /// The object ID a holder's share is wrapped for, so a share row moved to another
 /// holder or backup does not unwrap.
-fn share_object_id(backup_id: &str, holder_id: &str) -> String {
+pub(super) fn share_object_id(backup_id: &str, holder_id: &str) -> String {
     format!("master-key-share/{backup_id}/{holder_id}")
 }
 
@@ -95,13 +95,14 @@ impl KeyService {
         }
         let backup_id = new_object_id();
         let replica_id = self.store.replica_id().await?;
+        let active = self.master_key.get();
         let (file, shares) = master_key::create(
             self.rot.as_ref(),
             BackupParams {
                 backup_id: &backup_id,
                 replica_id: &replica_id,
                 node_name: &self.node.name,
-                master_key: &self.master_key,
+                master_key: &active,
                 created_at: now_secs(),
                 // check_master_key_backup bounds it by the quorum's size (<= 32).
                 threshold: u8::try_from(threshold).unwrap_or(u8::MAX),
@@ -112,7 +113,7 @@ impl KeyService {
         for ((_, share), holder_id) in shares.iter().zip(&members) {
             let text = share.to_text();
             let wrapped = self.rot.wrap(
-                &self.master_key,
+                &active,
                 &share_object_id(&backup_id, holder_id),
                 &KeyMaterial::from_slice(text.as_bytes()),
             )?;

@@ -25,6 +25,7 @@ pub mod okm;
 pub mod quorum;
 pub mod recovery;
 mod rekey;
+pub mod rotation;
 mod status;
 pub mod users;
 pub mod wallets;
@@ -123,7 +124,7 @@ pub struct KeyService {
     store: Store,
     node: NodeIdentity,
     hlc: Hlc,
-    master_key: MasterKeyId,
+    master_key: crate::rot::ActiveMasterKey,
     authz: authz::AuthzCache,
     recovery_throttle: recovery::RecoveryThrottle,
     audit_writer: audit_writer::AuditWriter,
@@ -132,6 +133,7 @@ pub struct KeyService {
     peers: crate::cluster::status::PeerTable,
     metrics: crate::metrics::RequestMetrics,
     backup_paths: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)>,
+    rotation: rotation::RotationCounters,
 }
 
 impl KeyService {
@@ -164,7 +166,7 @@ impl KeyService {
             store,
             node,
             hlc,
-            master_key,
+            master_key: crate::rot::ActiveMasterKey::new(master_key),
             authz: authz::AuthzCache::default(),
             recovery_throttle: recovery::RecoveryThrottle::default(),
             audit_writer,
@@ -173,6 +175,7 @@ impl KeyService {
             peers: Default::default(),
             metrics: Default::default(),
             backup_paths: Default::default(),
+            rotation: Default::default(),
         })
     }
 
@@ -197,8 +200,8 @@ impl KeyService {
     }
 
     /// The master key that wraps new keys.
-    pub fn master_key(&self) -> &MasterKeyId {
-        &self.master_key
+    pub fn master_key(&self) -> MasterKeyId {
+        self.master_key.get()
     }
 
     /// This node's key pool (configuration and counters).
@@ -486,7 +489,8 @@ impl KeyService {
             .then(|| hex::encode(sha2::Sha256::digest(material.expose_secret()))),
             ..Attributes::default()
         };
-        let wrapped = self.rot.wrap(&self.master_key, &id, material)?;
+        let master_key = self.master_key.get();
+        let wrapped = self.rot.wrap(&master_key, &id, material)?;
         let now = now_secs();
         // A client may register an object activated in the past (KMIP Activation Date),
         // and give a Deactivation Date; one already passed means the key is Deactivated.
@@ -516,7 +520,7 @@ impl KeyService {
                 updated_at: now,
             },
             wrapped: Some(wrapped.to_bytes()),
-            master_key_id: Some(self.master_key.0.clone()),
+            master_key_id: Some(master_key.0),
             hlc: to_db(self.hlc.now()),
             origin_node: self.node.node_id.clone(),
             owner: None,

@@ -73,7 +73,7 @@ impl KeyService {
             root_of_trust: self.rot.kind(),
             root_of_trust_detail: self.rot.describe(),
             hsm_health: self.rot.health(),
-            master_key: self.master_key.0.clone(),
+            master_key: self.master_key.get().0,
             store: self.store.backend(),
             objects,
             change_log_seq: self.store.last_seq().await?,

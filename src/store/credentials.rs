@@ -53,6 +53,27 @@ fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
+/// A credential's change-log payload (the wrapped key in hex).
+pub(super) fn credential_payload(c: &Credential) -> Vec<u8> {
+    json(&serde_json::json!({
+        "id": c.id, "kind": c.kind, "cert_pem": c.cert_pem,
+        "wrapped_key": hex::encode(&c.wrapped_key), "master_key_id": c.master_key_id,
+    }))
+}
+
+fn decode_credential(r: &sqlx::any::AnyRow) -> Result<Credential, StoreError> {
+    Ok(Credential {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        cert_pem: r.try_get(2)?,
+        wrapped_key: r.try_get(3)?,
+        master_key_id: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+    })
+}
+
+const CREDENTIAL_COLUMNS: &str = "id, kind, cert_pem, wrapped_key, master_key_id, created_at";
+
 /// A node and the address it serves drive agents on.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeAgentAddr {
@@ -118,6 +139,59 @@ impl WriteTx {
         Ok(())
     }
 
+    /// A credential by ID, read inside this transaction.
+    pub(super) async fn credential_in_tx(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<Credential>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(decode_credential).transpose()
+    }
+
+    /// Moves a master key to `state` (`active`, `retiring`, `destroyed`) and logs it.
+    pub async fn set_master_key_state(
+        &mut self,
+        id: &str,
+        state: &str,
+        hlc: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let row = sqlx::query(
+            "UPDATE master_keys SET state = $1 WHERE id = $2 RETURNING rot_kind, created_at",
+        )
+        .bind(state.to_owned())
+        .bind(id.to_owned())
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or_else(|| StoreError::Conflict(id.to_owned()))?;
+        let mk = MasterKeyRecord {
+            id: id.to_owned(),
+            rot_kind: row.try_get(0)?,
+            state: state.to_owned(),
+            created_at: row.try_get(1)?,
+        };
+        self.log_change(hlc, "master_key", id, ChangeOp::Upsert, &json(&mk), now)
+            .await?;
+        Ok(())
+    }
+
+    /// The state of master key `id` as this transaction sees it.
+    pub(super) async fn master_key_state(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT state FROM master_keys WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.map(|(s,)| s))
+    }
+
     /// Records a node.
     pub async fn insert_node(&mut self, n: &NodeRecord, hlc: i64) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO nodes (id, name, site, replica_id, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -146,10 +220,7 @@ impl WriteTx {
         .bind(c.created_at)
         .execute(self.conn())
         .await?;
-        let payload = json(&serde_json::json!({
-            "id": c.id, "kind": c.kind, "cert_pem": c.cert_pem,
-            "wrapped_key": hex::encode(&c.wrapped_key), "master_key_id": c.master_key_id,
-        }));
+        let payload = credential_payload(c);
         self.log_change(
             hlc,
             "credential",
@@ -275,21 +346,13 @@ impl Store {
 
     /// A credential by ID.
     pub async fn credential(&self, id: &str) -> Result<Option<Credential>, StoreError> {
-        let row = sqlx::query("SELECT id, kind, cert_pem, wrapped_key, master_key_id, created_at FROM credentials WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| {
-            Ok(Credential {
-                id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                cert_pem: r.try_get(2)?,
-                wrapped_key: r.try_get(3)?,
-                master_key_id: r.try_get(4)?,
-                created_at: r.try_get(5)?,
-            })
-        })
-        .transpose()
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(decode_credential).transpose()
     }
 
     /// The recovery passphrase hash (PHC string).

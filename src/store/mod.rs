@@ -22,6 +22,7 @@ mod pool;
 mod quorum;
 mod replay;
 pub mod replicate;
+pub mod rewrap;
 mod users;
 
 pub use audit_replicate::AuditApplyReport;
@@ -36,6 +37,7 @@ pub use objects::{ListFilter, StoredObject, Visibility};
 pub use pool::PoolKeyRecord;
 pub use quorum::QuorumRequestRecord;
 pub use replicate::{ApplyReport, VersionVector};
+pub use rewrap::{WrappedCounts, WrappedRow, WrappedTable};
 pub use users::UserRecord;
 
 /// The schema version: the number of the last migration (`migrations/*/NNNN_*.sql`).
@@ -243,6 +245,11 @@ impl Store {
     /// still written).
     pub fn set_read_only(&self, writable: String) {
         let _ = self.read_only.set(writable);
+    }
+
+    /// True on a read-only node.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.get().is_some()
     }
 
     /// Notified after each commit that added change-log rows on this node.

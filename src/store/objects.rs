@@ -109,7 +109,7 @@ fn decode_row(r: &AnyRow) -> Result<StoredObject, StoreError> {
     })
 }
 
-fn payload(obj: &StoredObject) -> Result<Vec<u8>, StoreError> {
+pub(super) fn payload(obj: &StoredObject) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(&ObjectPayload {
         meta: &obj.meta,
         wrapped: obj.wrapped.as_ref().map(|w| B64.encode(w)),

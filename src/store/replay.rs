@@ -389,7 +389,9 @@ impl WriteTx {
                 } else {
                     (cur, incoming)
                 };
-                if win.wrapped.is_none() {
+                // The material is the same in both; the blob kept is the one under the
+                // newer master key, whoever won, so a re-wrap spreads and never reverts.
+                if win.wrapped.is_none() || self.prefers_blob_of(&lose, &win).await? {
                     win.wrapped = lose.wrapped;
                     win.master_key_id = lose.master_key_id;
                 }
@@ -407,6 +409,29 @@ impl WriteTx {
         }
         self.insert_object(&merged).await?;
         Ok(())
+    }
+
+    /// True when `a`'s wrapped blob is under a master key further along than `b`'s:
+    /// active before retiring before destroyed or unknown.
+    async fn prefers_blob_of(
+        &mut self,
+        a: &StoredObject,
+        b: &StoredObject,
+    ) -> Result<bool, StoreError> {
+        let (Some(ka), Some(kb)) = (&a.master_key_id, &b.master_key_id) else {
+            return Ok(false);
+        };
+        if a.wrapped.is_none() || ka == kb {
+            return Ok(false);
+        }
+        let rank = |s: Option<String>| match s.as_deref() {
+            Some("active") => 2,
+            Some("retiring") => 1,
+            _ => 0,
+        };
+        let ra = rank(self.master_key_state(ka).await?);
+        let rb = rank(self.master_key_state(kb).await?);
+        Ok(ra > rb)
     }
 
     /// Use counters of a key on a medium: every replica counts; the merge keeps the

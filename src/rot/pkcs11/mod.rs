@@ -675,6 +675,20 @@ impl RootOfTrust for Pkcs11Rot {
         self.with_session(|s| Ok(self.master_key(s, id)?.is_some()))
     }
 
+    fn destroy_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
+        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.with_session(|s| {
+            let Some(handle) = self.master_key(s, id)? else {
+                return Ok(());
+            };
+            s.call(|s| s.destroy_object(handle))
+                .map_err(|e| ck_err("C_DestroyObject", &e))?;
+            write_lock(&self.master_keys).remove(id);
+            tracing::info!(master_key = %id, token = %self.token_label, "destroyed master key in the HSM");
+            Ok(())
+        })
+    }
+
     fn master_key_exportable(&self) -> bool {
         self.master_key_exportable
     }

@@ -1,0 +1,413 @@
+//! Master-key rotation (SPEC 1.4). `rotate_master_key` makes a new master key in the
+//! root of trust and makes it the one new keys are wrapped under, at once; the old one
+//! becomes `retiring`. A background task ([`run_rewrapper`]) then re-wraps every key
+//! still under a retiring master key, a bounded number a second, and destroys that
+//! master key in the HSM once a count finds nothing left under it.
+//!
+//! Crash-safe without a progress record: the progress is the data itself (rows still
+//! wrapped under the old key), every swap is conditional on the row still holding the
+//! blob that was read, and the old key is destroyed only after the count says zero. A
+//! node killed at any point resumes where the rows say it is.
+
+use super::{KeyService, Principal, ServiceError};
+use crate::audit::Outcome;
+use crate::authz::Action;
+use crate::hlc::to_db;
+use crate::keys::now_secs;
+use crate::rot::{MasterKeyId, WrappedKey};
+use crate::store::{MasterKeyRecord, WrappedCounts, WrappedRow, WrappedTable};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How fast the re-wrap runs.
+#[derive(Debug, Clone, Copy)]
+pub struct RewrapSettings {
+    /// Most keys re-wrapped per second.
+    pub per_second: u64,
+    /// Keys per transaction.
+    pub batch: u64,
+}
+
+/// The re-wrapper's counters, for status and progress.
+#[derive(Debug, Default)]
+pub struct RotationCounters {
+    rewrapped: AtomicU64,
+    failed: AtomicU64,
+    wake: tokio::sync::Notify,
+}
+
+/// One master key as rotation sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MasterKeyReport {
+    /// Its label in the root of trust.
+    pub id: String,
+    /// `active`, `retiring` (being re-wrapped away from) or `destroyed`.
+    pub state: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Whether this node's root of trust still holds it.
+    pub in_root_of_trust: bool,
+    /// Keys this replica still holds wrapped under it.
+    pub wrapped: WrappedCounts,
+}
+
+/// Where a rotation stands on this node.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RotationStatus {
+    /// The master key new keys are wrapped under here.
+    pub active: String,
+    /// Every master key this replica knows, oldest first.
+    pub master_keys: Vec<MasterKeyReport>,
+    /// Keys still wrapped under a master key other than the active one.
+    pub remaining: i64,
+    /// Keys this node re-wrapped since it started.
+    pub rewrapped: u64,
+    /// Keys whose blob would not unwrap (left alone; their master key is kept).
+    pub failed: u64,
+    /// True while anything is left to re-wrap or retire.
+    pub in_progress: bool,
+}
+
+/// What one pass of the re-wrapper did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Nothing to do.
+    Idle,
+    /// Re-wrapped this many keys (or retired a master key: 0).
+    Worked(u64),
+}
+
+impl KeyService {
+    /// Rotates the master key: a new one wraps new keys from now on and everything
+    /// stored is re-wrapped under it in the background. Refused while an earlier
+    /// rotation is still retiring its key, and in a cluster of more than one node.
+    pub async fn rotate_master_key(&self, who: &Principal) -> Result<RotationStatus, ServiceError> {
+        let action = "master_key.rotate";
+        self.authorize(who, &Action::ManageCluster).await?;
+        let r = async {
+            let keys = self.store.master_keys().await?;
+            if let Some(k) = keys.iter().find(|k| k.state == "retiring") {
+                let left = self.store.count_wrapped_under(&k.id).await?.total();
+                return Err(ServiceError::WrongState(format!(
+                    "master key {} is still being retired ({left} keys left to re-wrap); \
+                     rotate again once it is destroyed",
+                    k.id
+                )));
+            }
+            let peers = self
+                .store
+                .cluster_nodes()
+                .await?
+                .into_iter()
+                .filter(|n| n.id != self.node.node_id && n.member_state == "active")
+                .count();
+            if peers > 0 {
+                return Err(ServiceError::WrongState(format!(
+                    "this cluster has {} nodes: rotation needs the new master key in every \
+                     node's HSM first, which Clavis cannot arrange yet; rotate on a \
+                     single-node cluster (remove the others, rotate, add them back)",
+                    peers + 1
+                )));
+            }
+            let old = self.master_key.get();
+            let new = MasterKeyId::generate();
+            let rot = self.rot.clone();
+            let id = new.clone();
+            tokio::task::spawn_blocking(move || rot.generate_master_key(&id))
+                .await
+                .map_err(|e| {
+                    ServiceError::Internal(format!("master key generation stopped: {e}"))
+                })??;
+            let committed = async {
+                let now = now_secs();
+                let mut tx = self.store.begin_write(&self.node.node_id).await?;
+                tx.set_master_key_state(&old.0, "retiring", to_db(self.hlc.now()), now)
+                    .await?;
+                tx.insert_master_key(
+                    &MasterKeyRecord {
+                        id: new.0.clone(),
+                        rot_kind: self.rot.kind().to_string(),
+                        state: "active".into(),
+                        created_at: now,
+                    },
+                    to_db(self.hlc.now()),
+                )
+                .await?;
+                let ev = self.event(
+                    who,
+                    action,
+                    Some(&new.0),
+                    Outcome::Success,
+                    Some(format!("replaces {old}")),
+                );
+                tx.append_audit(&ev, crate::audit::now_ms()).await?;
+                tx.commit().await?;
+                Ok::<(), ServiceError>(())
+            }
+            .await;
+            if let Err(e) = committed {
+                // Nothing refers to the new key yet: take it out again.
+                let rot = self.rot.clone();
+                let id = new.clone();
+                let _ = tokio::task::spawn_blocking(move || rot.destroy_master_key(&id)).await;
+                return Err(e);
+            }
+            self.master_key.set(new.clone());
+            tracing::info!(old = %old, new = %new, "master key rotated; re-wrapping stored keys");
+            self.rotation.wake.notify_one();
+            self.rotation_report().await
+        }
+        .await;
+        self.audit_failure(who, action, None, r).await
+    }
+
+    /// Where the rotation stands.
+    pub async fn rotation_status(&self, who: &Principal) -> Result<RotationStatus, ServiceError> {
+        self.authorize(who, &Action::ManageCluster).await?;
+        self.rotation_report().await
+    }
+
+    async fn rotation_report(&self) -> Result<RotationStatus, ServiceError> {
+        let active = self.master_key.get();
+        let mut master_keys = Vec::new();
+        let mut remaining = 0;
+        for k in self.store.master_keys().await? {
+            let wrapped = self.store.count_wrapped_under(&k.id).await?;
+            if k.id != active.0 {
+                remaining += wrapped.total();
+            }
+            let held = self.holds(&MasterKeyId(k.id.clone())).await;
+            master_keys.push(MasterKeyReport {
+                id: k.id,
+                state: k.state,
+                created_at: k.created_at,
+                in_root_of_trust: held,
+                wrapped,
+            });
+        }
+        let in_progress = remaining > 0
+            || master_keys
+                .iter()
+                .any(|k| k.state == "retiring" || (k.id != active.0 && k.in_root_of_trust));
+        Ok(RotationStatus {
+            active: active.0,
+            master_keys,
+            remaining,
+            rewrapped: self.rotation.rewrapped.load(Ordering::Relaxed),
+            failed: self.rotation.failed.load(Ordering::Relaxed),
+            in_progress,
+        })
+    }
+
+    async fn holds(&self, id: &MasterKeyId) -> bool {
+        let rot = self.rot.clone();
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || rot.has_master_key(&id).unwrap_or(false))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Follows the active master key of the replica (a rotation that arrived from a
+    /// peer, or a restart), if this root of trust holds it.
+    async fn follow_active(&self, keys: &[MasterKeyRecord]) {
+        let Some(active) = keys.iter().rev().find(|k| k.state == "active") else {
+            return;
+        };
+        let current = self.master_key.get();
+        if active.id == current.0 {
+            return;
+        }
+        let id = MasterKeyId(active.id.clone());
+        if self.holds(&id).await {
+            tracing::info!(old = %current, new = %id, "now wrapping new keys under the replica's active master key");
+            self.master_key.set(id);
+        } else {
+            tracing::error!(master_key = %id, "the replica's active master key is not in this node's root of trust; new keys stay wrapped under {current}");
+        }
+    }
+
+    /// One pass: re-wraps up to `batch` keys under a retiring master key this node
+    /// holds, or retires one that nothing is wrapped under any more.
+    async fn rewrap_pass(
+        &self,
+        batch: u64,
+        skip: &mut HashSet<String>,
+    ) -> Result<Pass, ServiceError> {
+        let keys = self.store.master_keys().await?;
+        self.follow_active(&keys).await;
+        let active = self.master_key.get();
+        for k in keys.iter().filter(|k| k.id != active.0) {
+            let old = MasterKeyId(k.id.clone());
+            if !self.holds(&old).await {
+                continue;
+            }
+            let limit =
+                i64::try_from(batch).unwrap_or(i64::MAX) + i64::try_from(skip.len()).unwrap_or(0);
+            let mut rows: Vec<WrappedRow> = self
+                .store
+                .wrapped_under(&k.id, limit)
+                .await?
+                .into_iter()
+                .filter(|r| !skip.contains(&row_key(r)))
+                .collect();
+            rows.extend(
+                self.store
+                    .all_master_key_shares()
+                    .await?
+                    .into_iter()
+                    .filter(|r| under(r, &old) && !skip.contains(&row_key(r))),
+            );
+            rows.truncate(usize::try_from(batch).unwrap_or(usize::MAX).max(1));
+            if !rows.is_empty() && self.store.is_read_only() {
+                // Re-wrapped blobs arrive from the writable nodes.
+                continue;
+            }
+            if !rows.is_empty() {
+                return self
+                    .rewrap_rows(rows, &active, skip)
+                    .await
+                    .map(Pass::Worked);
+            }
+            if self.armed_key_under(&old).await? {
+                self.rewrap_armed_key(&active).await?;
+                return Ok(Pass::Worked(1));
+            }
+            if self.store.count_wrapped_under(&k.id).await?.total() > 0 {
+                // Only rows that would not unwrap are left: keep the key for them.
+                continue;
+            }
+            self.retire(k, &old).await?;
+            return Ok(Pass::Worked(0));
+        }
+        Ok(Pass::Idle)
+    }
+
+    async fn rewrap_rows(
+        &self,
+        rows: Vec<WrappedRow>,
+        active: &MasterKeyId,
+        skip: &mut HashSet<String>,
+    ) -> Result<u64, ServiceError> {
+        let rot = self.rot.clone();
+        let to = active.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            rows.into_iter()
+                .map(|row| {
+                    let binding = binding_of(&row);
+                    let fresh = WrappedKey::from_bytes(&row.wrapped)
+                        .and_then(|w| rot.unwrap(&w, &binding))
+                        .and_then(|material| rot.wrap(&to, &binding, &material));
+                    (row, fresh)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("re-wrap stopped: {e}")))?;
+        let now = now_secs();
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        let mut done = 0u64;
+        for (row, fresh) in &work {
+            match fresh {
+                Ok(w) => {
+                    let hlc = to_db(self.hlc.now());
+                    if tx
+                        .replace_wrapped(row, &w.to_bytes(), &active.0, hlc, now)
+                        .await?
+                    {
+                        done += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(table = ?row.table, id = %row.id, error = %e, "cannot re-wrap this key; its master key is kept");
+                    skip.insert(row_key(row));
+                    self.rotation.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        tx.commit().await?;
+        self.rotation.rewrapped.fetch_add(done, Ordering::Relaxed);
+        Ok(done)
+    }
+
+    /// Nothing is wrapped under `old` any more: records it destroyed and destroys it.
+    async fn retire(&self, k: &MasterKeyRecord, old: &MasterKeyId) -> Result<(), ServiceError> {
+        if k.state != "destroyed" && !self.store.is_read_only() {
+            let now = now_secs();
+            let mut tx = self.store.begin_write(&self.node.node_id).await?;
+            tx.set_master_key_state(&k.id, "destroyed", to_db(self.hlc.now()), now)
+                .await?;
+            let ev = self.event(
+                &Principal::system("rotation"),
+                "master_key.retire",
+                Some(&k.id),
+                Outcome::Success,
+                Some("no key is wrapped under it any more".into()),
+            );
+            tx.append_audit(&ev, crate::audit::now_ms()).await?;
+            tx.commit().await?;
+        }
+        let rot = self.rot.clone();
+        let id = old.clone();
+        tokio::task::spawn_blocking(move || rot.destroy_master_key(&id))
+            .await
+            .map_err(|e| {
+                ServiceError::Internal(format!("destroying the master key stopped: {e}"))
+            })??;
+        tracing::info!(master_key = %old, "retired master key destroyed in the root of trust");
+        Ok(())
+    }
+}
+
+fn under(row: &WrappedRow, mk: &MasterKeyId) -> bool {
+    WrappedKey::from_bytes(&row.wrapped).is_ok_and(|w| &w.master_key_id == mk)
+}
+
+fn binding_of(row: &WrappedRow) -> String {
+    match row.table {
+        WrappedTable::MasterKeyShares => super::master_key_backup::share_object_id(
+            &row.id,
+            row.holder_id.as_deref().unwrap_or_default(),
+        ),
+        _ => row.id.clone(),
+    }
+}
+
+fn row_key(row: &WrappedRow) -> String {
+    format!(
+        "{:?}/{}/{}",
+        row.table,
+        row.id,
+        row.holder_id.as_deref().unwrap_or_default()
+    )
+}
+
+/// The background re-wrapper: runs passes at most `per_second` keys a second, idles
+/// (checking once a second, or when a rotation wakes it) when there is nothing to do.
+pub async fn run_rewrapper(
+    svc: Arc<KeyService>,
+    settings: RewrapSettings,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let per_second = settings.per_second.max(1);
+    let batch = settings.batch.clamp(1, per_second);
+    let mut skip = HashSet::new();
+    loop {
+        let started = std::time::Instant::now();
+        let wait = match svc.rewrap_pass(batch, &mut skip).await {
+            Ok(Pass::Worked(n)) => Duration::from_secs_f64(n as f64 / per_second as f64)
+                .saturating_sub(started.elapsed()),
+            Ok(Pass::Idle) => Duration::from_secs(1),
+            Err(e) => {
+                tracing::error!(error = %e, "re-wrap pass failed; retrying");
+                Duration::from_secs(5)
+            }
+        };
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => break,
+            _ = svc.rotation.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

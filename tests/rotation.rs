@@ -1,0 +1,300 @@
+//! Master-key rotation (SPEC 1.4) on SoftHSM2, in a real `clavisd` process: the master
+//! key is rotated while creates and gets run; the node is killed with SIGKILL in the
+//! middle of the background re-wrap and started again; the re-wrap completes, every key
+//! (made before, during and after) reads back with its material, nothing is left
+//! under the old master key, and the old master key is gone from the token.
+
+mod common;
+
+use clavis::client::ApiClient;
+use clavis::rot::pkcs11::Pkcs11Rot;
+use clavis::rot::{MasterKeyId, RootOfTrust};
+use common::node::{client, pkcs11_rot_section, NodeDir, NodeProcess};
+use hyper::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEYS_BEFORE: usize = 1_500;
+/// Slow enough that the kill lands mid-way through the ~1,500 keys.
+const REWRAP_PER_SECOND: u64 = 300;
+
+type Materials = Arc<Mutex<BTreeMap<String, Value>>>;
+
+async fn call(c: &mut ApiClient, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    match c.request(m, path, body.as_ref()).await {
+        Ok((s, v)) => (s.as_u16(), v),
+        Err(e) => (0, json!({ "error": e.to_string() })),
+    }
+}
+
+async fn create(c: &mut ApiClient, name: &str) -> Option<(String, Value)> {
+    let (s, v) = call(
+        c,
+        Method::POST,
+        "/v1/keys",
+        Some(json!({"algorithm": "AES", "length": 256, "name": name, "activate": true})),
+    )
+    .await;
+    if s != 201 {
+        return None;
+    }
+    let id = v["id"].as_str()?.to_owned();
+    let (s, m) = call(c, Method::GET, &format!("/v1/keys/{id}/material"), None).await;
+    (s == 200).then(|| (id, m["material_b64"].clone()))
+}
+
+/// Creates and reads keys until `stop`; records every acknowledged key. Failures are
+/// expected while the node is down.
+async fn load(
+    addr: Arc<Mutex<String>>,
+    ca: String,
+    token: String,
+    keys: Materials,
+    stop: Arc<AtomicBool>,
+) -> usize {
+    let mut failures = 0;
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let target = addr.lock().expect("addr").clone();
+        let mut c = client(&target, &ca, &token);
+        i += 1;
+        match create(&mut c, &format!("load-{i}")).await {
+            Some((id, material)) => {
+                keys.lock().expect("keys").insert(id, material);
+            }
+            None => {
+                failures += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        }
+        // A get of an older key, which may still be under the old master key.
+        let older = keys
+            .lock()
+            .expect("keys")
+            .iter()
+            .nth(i % 97)
+            .map(|(k, v)| (k.clone(), v.clone()));
+        if let Some((id, material)) = older {
+            let (s, m) = call(
+                &mut c,
+                Method::GET,
+                &format!("/v1/keys/{id}/material"),
+                None,
+            )
+            .await;
+            if s == 200 {
+                assert_eq!(
+                    m["material_b64"], material,
+                    "key {id} changed during rotation"
+                );
+            }
+        }
+    }
+    failures
+}
+
+async fn rotation(c: &mut ApiClient) -> Value {
+    let (s, v) = call(c, Method::GET, "/v1/master-key/rotation", None).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+fn token_holds(token: &common::softhsm::TestToken, id: &str) -> bool {
+    let rot = Pkcs11Rot::open(&token.config, &token.config_dir).expect("open token");
+    rot.has_master_key(&MasterKeyId(id.to_owned()))
+        .expect("lookup")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_survives_a_kill_and_retires_the_old_master_key() {
+    let hsm = common::softhsm::SoftHsm::new();
+    let token = hsm.add_token("rotation");
+    let section = format!(
+        "{}\n[rotation]\nrewrap_per_second = {REWRAP_PER_SECOND}\nbatch = 50\n",
+        pkcs11_rot_section(&token)
+    );
+    let dir = NodeDir::new(None, &section);
+    let admin = dir.init().await;
+    let ca = dir.ca_pem();
+
+    let node = NodeProcess::start(&dir.config_path);
+    let addr = Arc::new(Mutex::new(node.addr.clone()));
+    let mut c = client(&node.addr, &ca, &admin);
+    let keys: Materials = Arc::default();
+    for i in 0..KEYS_BEFORE {
+        let (id, m) = create(&mut c, &format!("before-{i}"))
+            .await
+            .expect("create");
+        keys.lock().expect("keys").insert(id, m);
+    }
+    let before = rotation(&mut c).await;
+    let old = before["active"].as_str().expect("active").to_owned();
+    assert_eq!(before["in_progress"], false, "{before}");
+    assert_eq!(before["remaining"], 0, "{before}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load_task = tokio::spawn(load(
+        addr.clone(),
+        ca.clone(),
+        admin.clone(),
+        keys.clone(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (s, started) = call(
+        &mut c,
+        Method::POST,
+        "/v1/master-key/rotate",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 200, "{started}");
+    let new = started["active"].as_str().expect("new").to_owned();
+    assert_ne!(new, old);
+    let total = started["remaining"].as_i64().expect("remaining");
+    assert!(total >= KEYS_BEFORE as i64, "{started}");
+    // A second rotation waits for the first to finish.
+    let (s, again) = call(
+        &mut c,
+        Method::POST,
+        "/v1/master-key/rotate",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 409, "{again}");
+
+    // Kill it mid-way through the re-wrap.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = rotation(&mut c).await;
+        let left = v["remaining"].as_i64().expect("remaining");
+        if left < total * 2 / 3 {
+            assert!(left > 0, "the re-wrap finished before the kill: {v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no re-wrap progress: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node.kill9();
+    assert!(
+        token_holds(&token, &old),
+        "the old master key went before the re-wrap finished"
+    );
+    assert!(token_holds(&token, &new));
+
+    let node = NodeProcess::start(&dir.config_path);
+    *addr.lock().expect("addr") = node.addr.clone();
+    let mut c = client(&node.addr, &ca, &admin);
+    let resumed = rotation(&mut c).await;
+    assert_eq!(resumed["active"], new, "{resumed}");
+    assert!(
+        resumed["remaining"].as_i64().expect("remaining") > 0,
+        "{resumed}"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let done = loop {
+        let v = rotation(&mut c).await;
+        if v["in_progress"] == false {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the re-wrap did not complete: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    stop.store(true, Ordering::Relaxed);
+    let failures = load_task.await.expect("load");
+    eprintln!(
+        "load: {} keys acknowledged, {failures} failed requests (node down)",
+        keys.lock().expect("keys").len()
+    );
+
+    assert_eq!(done["remaining"], 0, "{done}");
+    assert_eq!(done["failed"], 0, "{done}");
+    let states: BTreeMap<String, String> = done["master_keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| {
+            (
+                k["id"].as_str().unwrap_or_default().to_owned(),
+                k["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states.get(&old).map(String::as_str),
+        Some("destroyed"),
+        "{done}"
+    );
+    assert_eq!(
+        states.get(&new).map(String::as_str),
+        Some("active"),
+        "{done}"
+    );
+
+    // Every acknowledged key, before, during and after, reads back unchanged.
+    let all = keys.lock().expect("keys").clone();
+    assert!(all.len() > KEYS_BEFORE, "the load made no keys");
+    for (id, material) in &all {
+        let (s, m) = call(
+            &mut c,
+            Method::GET,
+            &format!("/v1/keys/{id}/material"),
+            None,
+        )
+        .await;
+        assert_eq!((s, &m["material_b64"]), (200, material), "key {id}");
+    }
+    let (s, v) = call(
+        &mut c,
+        Method::GET,
+        "/v1/audit/records?action=master_key.retire",
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["records"][0]["object"], old, "{v}");
+    let (s, v) = call(&mut c, Method::POST, "/v1/audit/verify", Some(json!({}))).await;
+    assert_eq!(s, 200, "{v}");
+    drop(node);
+
+    // Nothing in the database names the old key; the token no longer has it.
+    let store = clavis::store::Store::open(&dir.config().store_url(), 1)
+        .await
+        .expect("store");
+    assert_eq!(
+        store
+            .count_wrapped_under(&old)
+            .await
+            .expect("count")
+            .total(),
+        0
+    );
+    store.close().await;
+    assert!(
+        !token_holds(&token, &old),
+        "the old master key is still in the token"
+    );
+    assert!(token_holds(&token, &new));
+
+    // The node starts again on the new key alone (its TLS key was re-wrapped too).
+    let node = NodeProcess::start(&dir.config_path);
+    let mut c = client(&node.addr, &ca, &admin);
+    let (id, material) = all.iter().next().expect("a key");
+    let (s, m) = call(
+        &mut c,
+        Method::GET,
+        &format!("/v1/keys/{id}/material"),
+        None,
+    )
+    .await;
+    assert_eq!((s, &m["material_b64"]), (200, material));
+}
