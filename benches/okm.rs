@@ -12,6 +12,8 @@
 
 #[path = "../tests/okm_client/mod.rs"]
 mod okm_client;
+#[path = "common/softhsm.rs"]
+mod softhsm;
 
 use clavis::service::Principal;
 use okm_client::{data_unit, el, envelope, Conn, NS_AGENT};
@@ -20,7 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const AGENTS: usize = 16;
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "okm-bench-pin";
 
 fn free_port() -> u16 {
@@ -28,39 +29,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-fn softhsm(dir: &std::path::Path) {
-    let tokens = dir.join("tokens");
-    std::fs::create_dir_all(&tokens).expect("token dir");
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .expect("softhsm2.conf");
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let out = std::process::Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "okm-bench",
-            "--so-pin",
-            "so-pin-1",
-            "--pin",
-            PIN,
-        ])
-        .output()
-        .expect("softhsm2-util (Debian package softhsm2)");
-    assert!(out.status.success(), "softhsm2-util failed");
-    assert!(
-        std::path::Path::new(MODULE).exists(),
-        "SoftHSM2 module missing"
-    );
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -128,7 +96,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let tmp = tempfile::tempdir().expect("tempdir");
-    softhsm(tmp.path());
+    softhsm::token(tmp.path(), "okm-bench", PIN);
     let ports = [free_port(), free_port(), free_port(), free_port()];
     let profile =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hsm-profiles/softhsm2.toml");

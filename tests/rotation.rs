@@ -298,3 +298,125 @@ async fn rotation_survives_a_kill_and_retires_the_old_master_key() {
     .await;
     assert_eq!((s, &m["material_b64"]), (200, material));
 }
+
+async fn materials(api: &mut common::cluster::Api, ids: &[String]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for id in ids {
+        let (s, m) = api
+            .call(Method::GET, &format!("/v1/keys/{id}/material"), None)
+            .await;
+        assert_eq!(s, 200, "key {id}: {m}");
+        out.push(m["material_b64"].clone());
+    }
+    out
+}
+
+async fn settled(api: &mut common::cluster::Api, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (s, v) = api.call(Method::GET, "/v1/master-key/rotation", None).await;
+        assert_eq!(s, 200, "{v}");
+        if v["in_progress"] == false {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "rotation did not settle: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// In a cluster the new key waits, `pending`, until the other node's root of trust
+/// holds it too (here: the software root of trust's sealed file, copied as an HSM
+/// would clone); then both nodes re-wrap, converge and destroy the old key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_rotation_waits_for_every_node_to_hold_the_new_key() {
+    use common::cluster::{converge, init_first, join, share_master_key, Api, Node};
+    let extra = "\n[rotation]\nrewrap_per_second = 1000\n";
+    let mut a = Node::new(1, "east", extra).await;
+    let mut b = Node::new(2, "west", extra).await;
+    let (token, recovery, ca) = init_first(&a).await;
+    a.start();
+    share_master_key(&a, &b);
+    let mut api_a = Api::new(&a, &ca, &token);
+    join(&a, &mut api_a, &b, &recovery, &a.data().join("ca.pem")).await;
+    b.start();
+    let mut api_b = Api::new(&b, &ca, &token);
+    let mut ids = Vec::new();
+    for i in 0..150 {
+        ids.push(
+            api_a
+                .create_key(&format!("a-{i}"))
+                .await
+                .expect("create on a"),
+        );
+        ids.push(
+            api_b
+                .create_key(&format!("b-{i}"))
+                .await
+                .expect("create on b"),
+        );
+    }
+    converge(
+        &mut [Api::new(&a, &ca, &token), Api::new(&b, &ca, &token)],
+        Duration::from_secs(30),
+    )
+    .await;
+    let before = materials(&mut api_a, &ids).await;
+
+    let (s, v) = api_a
+        .call(Method::POST, "/v1/master-key/rotate", Some(json!({})))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let old = v["active"].as_str().expect("active").to_owned();
+    let pending: Vec<&Value> = v["master_keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["state"] == "pending")
+        .collect();
+    assert_eq!(pending.len(), 1, "{v}");
+    let new = pending[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(pending[0]["waiting_for"], json!(["n2"]), "{v}");
+    let (s, again) = api_a
+        .call(Method::POST, "/v1/master-key/rotate", Some(json!({})))
+        .await;
+    assert_eq!(s, 409, "{again}");
+    // Still pending a while later: nothing is wrapped under a key b cannot use.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ids.push(api_b.create_key("while-pending").await.expect("create"));
+    let (_, v) = api_a
+        .call(Method::GET, "/v1/master-key/rotation", None)
+        .await;
+    assert_eq!(v["active"], old, "{v}");
+
+    // b's root of trust gets the new key (as an HSM clone or master-key import would).
+    b.kill9();
+    share_master_key(&a, &b);
+    b.start();
+    let mut api_b = Api::new(&b, &ca, &token);
+    let done_a = settled(&mut api_a, Duration::from_secs(60)).await;
+    let done_b = settled(&mut api_b, Duration::from_secs(60)).await;
+    for done in [&done_a, &done_b] {
+        assert_eq!(done["active"], new, "{done}");
+        assert_eq!(done["remaining"], 0, "{done}");
+        let old_key = done["master_keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["id"] == old.as_str())
+            .cloned()
+            .expect("old key listed");
+        assert_eq!(old_key["state"], "destroyed", "{done}");
+        assert_eq!(old_key["in_root_of_trust"], false, "{done}");
+    }
+    ids.push(api_a.create_key("after-a").await.expect("create"));
+    ids.push(api_b.create_key("after-b").await.expect("create"));
+    converge(
+        &mut [Api::new(&a, &ca, &token), Api::new(&b, &ca, &token)],
+        Duration::from_secs(30),
+    )
+    .await;
+    let on_a = materials(&mut api_a, &ids).await;
+    let on_b = materials(&mut api_b, &ids).await;
+    assert_eq!(on_a, on_b);
+    assert_eq!(&on_a[..before.len()], &before[..]);
+}

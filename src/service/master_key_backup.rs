@@ -95,6 +95,17 @@ impl KeyService {
         }
         let backup_id = new_object_id();
         let replica_id = self.store.replica_id().await?;
+        // While a rotation waits for every node's HSM to hold the new key, the backup
+        // carries that key: it is the one the other nodes need (the current key's
+        // earlier backups still hold it).
+        let pending = self
+            .store
+            .master_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.state == "pending")
+            .map(|k| crate::rot::MasterKeyId(k.id));
+        let exported = pending.unwrap_or_else(|| self.master_key.get());
         let active = self.master_key.get();
         let (file, shares) = master_key::create(
             self.rot.as_ref(),
@@ -102,7 +113,7 @@ impl KeyService {
                 backup_id: &backup_id,
                 replica_id: &replica_id,
                 node_name: &self.node.name,
-                master_key: &active,
+                master_key: &exported,
                 created_at: now_secs(),
                 // check_master_key_backup bounds it by the quorum's size (<= 32).
                 threshold: u8::try_from(threshold).unwrap_or(u8::MAX),

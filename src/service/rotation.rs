@@ -4,6 +4,13 @@
 //! still under a retiring master key, a bounded number a second, and destroys that
 //! master key in the HSM once a count finds nothing left under it.
 //!
+//! In a cluster the new key must be in every node's HSM before anything is wrapped
+//! under it: there the new key starts `pending`, each node records (replicated) which
+//! master keys its root of trust holds, and the first pass that finds every active
+//! member holding the pending key makes it active everywhere. The operator gets it into
+//! the other HSMs by the HSM's own cloning or a master-key backup, which carries the
+//! pending key while there is one.
+//!
 //! Crash-safe without a progress record: the progress is the data itself (rows still
 //! wrapped under the old key), every swap is conditional on the row still holding the
 //! blob that was read, and the old key is destroyed only after the count says zero. A
@@ -15,7 +22,7 @@ use crate::authz::Action;
 use crate::hlc::to_db;
 use crate::keys::now_secs;
 use crate::rot::{MasterKeyId, WrappedKey};
-use crate::store::{MasterKeyRecord, WrappedCounts, WrappedRow, WrappedTable};
+use crate::store::{MasterKeyHolder, MasterKeyRecord, WrappedCounts, WrappedRow, WrappedTable};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -43,7 +50,8 @@ pub struct RotationCounters {
 pub struct MasterKeyReport {
     /// Its label in the root of trust.
     pub id: String,
-    /// `active`, `retiring` (being re-wrapped away from) or `destroyed`.
+    /// `pending` (made, waiting for every node's HSM to hold it), `active`, `retiring`
+    /// (being re-wrapped away from) or `destroyed`.
     pub state: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -51,6 +59,10 @@ pub struct MasterKeyReport {
     pub in_root_of_trust: bool,
     /// Keys this replica still holds wrapped under it.
     pub wrapped: WrappedCounts,
+    /// Names of the nodes recorded as holding it in their HSM.
+    pub held_by: Vec<String>,
+    /// For a pending key: names of the active members that do not hold it yet.
+    pub waiting_for: Vec<String>,
 }
 
 /// Where a rotation stands on this node.
@@ -81,13 +93,21 @@ enum Pass {
 
 impl KeyService {
     /// Rotates the master key: a new one wraps new keys from now on and everything
-    /// stored is re-wrapped under it in the background. Refused while an earlier
-    /// rotation is still retiring its key, and in a cluster of more than one node.
+    /// stored is re-wrapped under it in the background. In a cluster of several nodes
+    /// the new key is `pending` until every node's HSM holds it. Refused while an
+    /// earlier rotation is pending or still retiring its key.
     pub async fn rotate_master_key(&self, who: &Principal) -> Result<RotationStatus, ServiceError> {
         let action = "master_key.rotate";
         self.authorize(who, &Action::ManageCluster).await?;
         let r = async {
             let keys = self.store.master_keys().await?;
+            if let Some(k) = keys.iter().find(|k| k.state == "pending") {
+                return Err(ServiceError::WrongState(format!(
+                    "a rotation to master key {} is pending until every node's HSM holds it \
+                     (see GET /v1/master-key/rotation)",
+                    k.id
+                )));
+            }
             if let Some(k) = keys.iter().find(|k| k.state == "retiring") {
                 let left = self.store.count_wrapped_under(&k.id).await?.total();
                 return Err(ServiceError::WrongState(format!(
@@ -103,14 +123,6 @@ impl KeyService {
                 .into_iter()
                 .filter(|n| n.id != self.node.node_id && n.member_state == "active")
                 .count();
-            if peers > 0 {
-                return Err(ServiceError::WrongState(format!(
-                    "this cluster has {} nodes: rotation needs the new master key in every \
-                     node's HSM first, which Clavis cannot arrange yet; rotate on a \
-                     single-node cluster (remove the others, rotate, add them back)",
-                    peers + 1
-                )));
-            }
             let old = self.master_key.get();
             let new = MasterKeyId::generate();
             let rot = self.rot.clone();
@@ -123,14 +135,25 @@ impl KeyService {
             let committed = async {
                 let now = now_secs();
                 let mut tx = self.store.begin_write(&self.node.node_id).await?;
-                tx.set_master_key_state(&old.0, "retiring", to_db(self.hlc.now()), now)
-                    .await?;
+                if peers == 0 {
+                    tx.set_master_key_state(&old.0, "retiring", to_db(self.hlc.now()), now)
+                        .await?;
+                }
                 tx.insert_master_key(
                     &MasterKeyRecord {
                         id: new.0.clone(),
                         rot_kind: self.rot.kind().to_string(),
-                        state: "active".into(),
+                        state: if peers == 0 { "active" } else { "pending" }.into(),
                         created_at: now,
+                    },
+                    to_db(self.hlc.now()),
+                )
+                .await?;
+                tx.put_master_key_holder(
+                    &MasterKeyHolder {
+                        master_key_id: new.0.clone(),
+                        node_id: self.node.node_id.clone(),
+                        confirmed_at: now,
                     },
                     to_db(self.hlc.now()),
                 )
@@ -154,8 +177,12 @@ impl KeyService {
                 let _ = tokio::task::spawn_blocking(move || rot.destroy_master_key(&id)).await;
                 return Err(e);
             }
-            self.master_key.set(new.clone());
-            tracing::info!(old = %old, new = %new, "master key rotated; re-wrapping stored keys");
+            if peers == 0 {
+                self.master_key.set(new.clone());
+                tracing::info!(old = %old, new = %new, "master key rotated; re-wrapping stored keys");
+            } else {
+                tracing::warn!(new = %new, nodes = peers + 1, "new master key pending until every node's HSM holds it");
+            }
             self.rotation.wake.notify_one();
             self.rotation_report().await
         }
@@ -171,6 +198,13 @@ impl KeyService {
 
     async fn rotation_report(&self) -> Result<RotationStatus, ServiceError> {
         let active = self.master_key.get();
+        let nodes = self.store.cluster_nodes().await?;
+        let name_of = |id: &str| {
+            nodes
+                .iter()
+                .find(|n| n.id == id)
+                .map_or_else(|| id.to_owned(), |n| n.name.clone())
+        };
         let mut master_keys = Vec::new();
         let mut remaining = 0;
         for k in self.store.master_keys().await? {
@@ -179,18 +213,32 @@ impl KeyService {
                 remaining += wrapped.total();
             }
             let held = self.holds(&MasterKeyId(k.id.clone())).await;
+            let holders = self.store.master_key_holders(&k.id).await?;
+            let waiting_for = if k.state == "pending" {
+                nodes
+                    .iter()
+                    .filter(|n| n.member_state == "active" && !holders.contains(&n.id))
+                    .map(|n| n.name.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             master_keys.push(MasterKeyReport {
                 id: k.id,
                 state: k.state,
                 created_at: k.created_at,
                 in_root_of_trust: held,
                 wrapped,
+                held_by: holders.iter().map(|h| name_of(h)).collect(),
+                waiting_for,
             });
         }
         let in_progress = remaining > 0
-            || master_keys
-                .iter()
-                .any(|k| k.state == "retiring" || (k.id != active.0 && k.in_root_of_trust));
+            || master_keys.iter().any(|k| {
+                k.state == "retiring"
+                    || k.state == "pending"
+                    || (k.id != active.0 && k.in_root_of_trust)
+            });
         Ok(RotationStatus {
             active: active.0,
             master_keys,
@@ -228,6 +276,66 @@ impl KeyService {
         }
     }
 
+    /// Records, once each, the live master keys this node's root of trust holds; makes
+    /// a pending key active once every active member holds it.
+    async fn confirm_holdings(&self, keys: &[MasterKeyRecord]) -> Result<bool, ServiceError> {
+        if self.store.is_read_only() {
+            return Ok(false);
+        }
+        for k in keys
+            .iter()
+            .filter(|k| k.state == "pending" || k.state == "active")
+        {
+            let holders = self.store.master_key_holders(&k.id).await?;
+            if !holders.contains(&self.node.node_id) && self.holds(&MasterKeyId(k.id.clone())).await
+            {
+                let mut tx = self.store.begin_write(&self.node.node_id).await?;
+                tx.put_master_key_holder(
+                    &MasterKeyHolder {
+                        master_key_id: k.id.clone(),
+                        node_id: self.node.node_id.clone(),
+                        confirmed_at: now_secs(),
+                    },
+                    to_db(self.hlc.now()),
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::info!(master_key = %k.id, "recorded that this node's root of trust holds the master key");
+            }
+        }
+        let Some(pending) = keys.iter().find(|k| k.state == "pending") else {
+            return Ok(false);
+        };
+        let holders = self.store.master_key_holders(&pending.id).await?;
+        let members = self.store.cluster_nodes().await?;
+        if members
+            .iter()
+            .filter(|n| n.member_state == "active")
+            .any(|n| !holders.contains(&n.id))
+        {
+            return Ok(false);
+        }
+        let now = now_secs();
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        for k in keys.iter().filter(|k| k.state == "active") {
+            tx.set_master_key_state(&k.id, "retiring", to_db(self.hlc.now()), now)
+                .await?;
+        }
+        tx.set_master_key_state(&pending.id, "active", to_db(self.hlc.now()), now)
+            .await?;
+        let ev = self.event(
+            &Principal::system("rotation"),
+            "master_key.activate",
+            Some(&pending.id),
+            Outcome::Success,
+            Some(format!("every one of {} nodes holds it", holders.len())),
+        );
+        tx.append_audit(&ev, crate::audit::now_ms()).await?;
+        tx.commit().await?;
+        tracing::info!(master_key = %pending.id, "every node holds the pending master key: it is active");
+        Ok(true)
+    }
+
     /// One pass: re-wraps up to `batch` keys under a retiring master key this node
     /// holds, or retires one that nothing is wrapped under any more.
     async fn rewrap_pass(
@@ -235,10 +343,16 @@ impl KeyService {
         batch: u64,
         skip: &mut HashSet<String>,
     ) -> Result<Pass, ServiceError> {
-        let keys = self.store.master_keys().await?;
+        let mut keys = self.store.master_keys().await?;
+        if self.confirm_holdings(&keys).await? {
+            keys = self.store.master_keys().await?;
+        }
         self.follow_active(&keys).await;
         let active = self.master_key.get();
-        for k in keys.iter().filter(|k| k.id != active.0) {
+        for k in keys
+            .iter()
+            .filter(|k| k.id != active.0 && k.state != "pending")
+        {
             let old = MasterKeyId(k.id.clone());
             if !self.holds(&old).await {
                 continue;

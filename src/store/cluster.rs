@@ -206,6 +206,7 @@ impl Store {
         const TABLES: &[(&str, &str)] = &[
             ("objects", "id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node, owner"),
             ("master_keys", "id, rot_kind, state, created_at"),
+            ("master_key_holders", "master_key_id, node_id, confirmed_at"),
             ("nodes", "id, name, site, replica_id, cluster_addr, agent_addr, member_state, read_only"),
             ("credentials", "id, kind, cert_pem, wrapped_key, master_key_id"),
             ("endpoints", "id, name, name_key, endpoint_type, site, default_wallet, state, token_hash, cert_fingerprint, hlc"),

@@ -15,6 +15,7 @@ mod cluster;
 mod credentials;
 mod drives;
 mod endpoints;
+mod master_key_holders;
 mod master_key_shares;
 pub mod merge;
 mod objects;
@@ -32,6 +33,7 @@ pub use cluster::{ClusterNode, NodeMember};
 pub use credentials::{Credential, MasterKeyRecord, NodeAgentAddr, NodeRecord};
 pub use drives::{DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, KeyPolicyRecord, KeyUse};
 pub use endpoints::{EndpointFilter, EndpointRecord, EndpointState};
+pub use master_key_holders::MasterKeyHolder;
 pub use master_key_shares::MasterKeyShareRecord;
 pub use objects::{ListFilter, StoredObject, Visibility};
 pub use pool::PoolKeyRecord;
@@ -42,7 +44,7 @@ pub use users::UserRecord;
 
 /// The schema version: the number of the last migration (`migrations/*/NNNN_*.sql`).
 /// Backups record it.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 9;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

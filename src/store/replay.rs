@@ -102,6 +102,10 @@ impl WriteTx {
                 let m: super::NodeMember = decode(c)?;
                 self.put_node_member(&m, hlc, now).await?;
             }
+            "master_key_holder" => {
+                let h: super::MasterKeyHolder = decode(c)?;
+                self.put_master_key_holder(&h, hlc).await?;
+            }
             "node_agent_addr" => {
                 let a: NodeAgentAddr = decode(c)?;
                 self.set_node_agent_addr(&a, hlc, now).await?;
@@ -391,7 +395,10 @@ impl WriteTx {
                 };
                 // The material is the same in both; the blob kept is the one under the
                 // newer master key, whoever won, so a re-wrap spreads and never reverts.
-                if win.wrapped.is_none() || self.prefers_blob_of(&lose, &win).await? {
+                if win.wrapped.is_none()
+                    || self.prefers_blob_of(&lose, &win).await?
+                    || Self::same_key_smaller_blob(&lose, &win)
+                {
                     win.wrapped = lose.wrapped;
                     win.master_key_id = lose.master_key_id;
                 }
@@ -432,6 +439,14 @@ impl WriteTx {
         let ra = rank(self.master_key_state(ka).await?);
         let rb = rank(self.master_key_state(kb).await?);
         Ok(ra > rb)
+    }
+
+    /// Two re-wraps of one object under the same master key (by two nodes, each of its
+    /// own copy) may differ byte for byte; every replica keeps the smaller, so they
+    /// converge.
+    fn same_key_smaller_blob(a: &StoredObject, b: &StoredObject) -> bool {
+        a.master_key_id == b.master_key_id
+            && matches!((&a.wrapped, &b.wrapped), (Some(x), Some(y)) if x < y)
     }
 
     /// Use counters of a key on a medium: every replica counts; the merge keeps the
