@@ -420,3 +420,120 @@ async fn cluster_rotation_waits_for_every_node_to_hold_the_new_key() {
     assert_eq!(on_a, on_b);
     assert_eq!(&on_a[..before.len()], &before[..]);
 }
+
+/// Restore into an HSM that holds a different master key (SPEC 8.2): the backup's
+/// master key comes into the new token only to be read (as a master-key backup brings
+/// it); `clavisd restore --rewrap-to LABEL` re-wraps every restored key under the new
+/// token's own master key and destroys the backup's key there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_rewraps_into_an_hsm_with_another_master_key() {
+    use secrecy::ExposeSecret;
+    let hsm = common::softhsm::SoftHsm::new();
+    let mut site_a = hsm.add_token("site-a");
+    site_a.config.master_key_exportable = true;
+    let site_b = hsm.add_token("site-b");
+    let a_dir = NodeDir::new(
+        None,
+        &format!(
+            "{}master_key_exportable = true\n",
+            pkcs11_rot_section(&site_a)
+        ),
+    );
+    let init = clavis::node::init(&a_dir.config()).await.expect("init a");
+    let (admin, recovery) = (
+        init.admin_token.expose_secret().to_owned(),
+        init.recovery_passphrase.expose_secret().to_owned(),
+    );
+    let old = init.master_key.clone();
+    let ca = a_dir.ca_pem();
+    let node = NodeProcess::start(&a_dir.config_path);
+    let mut c = client(&node.addr, &ca, &admin);
+    let mut keys = Vec::new();
+    for i in 0..300 {
+        keys.push(create(&mut c, &format!("k-{i}")).await.expect("create"));
+    }
+    let (s, written) = call(
+        &mut c,
+        Method::POST,
+        "/v1/backups",
+        Some(json!({ "recovery_passphrase": recovery })),
+    )
+    .await;
+    assert_eq!(s, 201, "{written}");
+    let backup = std::path::PathBuf::from(written["path"].as_str().expect("path"));
+    drop(node);
+
+    // Site B's token has its own master key; the backup's arrives wrapped.
+    let theirs = MasterKeyId("site-b-master".into());
+    {
+        let rot_a = Pkcs11Rot::open(&site_a.config, &site_a.config_dir).expect("open a");
+        let rot_b = Pkcs11Rot::open(&site_b.config, &site_b.config_dir).expect("open b");
+        rot_b.generate_master_key(&theirs).expect("site b key");
+        let kek = clavis::secret::KeyMaterial::new(vec![0x5a; 32]);
+        let blob = rot_a.export_master_key(&old, &kek).expect("export");
+        rot_b.import_master_key(&old, &kek, &blob).expect("import");
+    }
+    let b_dir = NodeDir::new(None, &pkcs11_rot_section(&site_b));
+    let pass = b_dir.dir.path().join("recovery.txt");
+    std::fs::write(&pass, &recovery).expect("passphrase file");
+    let restore = |to: &str| {
+        std::process::Command::new(common::node::clavisd_bin())
+            .args(["restore", "--config"])
+            .arg(&b_dir.config_path)
+            .arg("--file")
+            .arg(&backup)
+            .arg("--recovery-passphrase-file")
+            .arg(&pass)
+            .args(["--rewrap-to", to])
+            .env("CLAVIS_LOG", "warn")
+            .output()
+            .expect("run clavisd restore")
+    };
+    let refused = restore("no-such-key");
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && text.contains("nothing was restored"),
+        "{text}"
+    );
+    assert!(
+        !b_dir.data_dir().join("node.json").exists() && !b_dir.sqlite_path().exists(),
+        "a refused restore wrote something"
+    );
+
+    let out = restore("site-b-master");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("re-wrapped under master key site-b-master"),
+        "{text}"
+    );
+    {
+        let rot_b = Pkcs11Rot::open(&site_b.config, &site_b.config_dir).expect("open b");
+        assert!(rot_b.has_master_key(&theirs).expect("lookup"));
+        assert!(
+            !rot_b.has_master_key(&old).expect("lookup"),
+            "the backup's master key is still in site B's token"
+        );
+    }
+
+    let node = NodeProcess::start(&b_dir.config_path);
+    let mut c = client(&node.addr, &b_dir.ca_pem(), &admin);
+    let status = rotation(&mut c).await;
+    assert_eq!(status["active"], "site-b-master", "{status}");
+    assert_eq!(status["remaining"], 0, "{status}");
+    for (id, material) in &keys {
+        let (s, m) = call(
+            &mut c,
+            Method::GET,
+            &format!("/v1/keys/{id}/material"),
+            None,
+        )
+        .await;
+        assert_eq!((s, &m["material_b64"]), (200, material), "key {id}");
+    }
+    assert!(create(&mut c, "after-restore").await.is_some());
+}

@@ -77,6 +77,10 @@ enum Cmd {
         /// A file holding one quorum member's share of the master-key backup (repeat).
         #[arg(long = "share", id = "shares")]
         shares: Vec<PathBuf>,
+        /// Then re-wrap every restored key under this HSM's own master key (its label,
+        /// or `new` to generate one) and destroy the backup's master key here.
+        #[arg(long, value_name = "LABEL|new")]
+        rewrap_to: Option<String>,
     },
     /// Import the master key of a master-key backup into this node's HSM, given M of
     /// the quorum's shares (one file each). Checks everything before writing to the HSM.
@@ -169,12 +173,26 @@ fn main() -> ExitCode {
                 recovery_passphrase_file,
                 master_key_backup,
                 shares,
+                rewrap_to,
                 ..
             } => {
+                let target = rewrap_to.as_deref().map(|to| match to {
+                    "new" => clavis::node::RewrapTarget::New,
+                    label => clavis::node::RewrapTarget::Existing(clavis::rot::MasterKeyId(
+                        label.to_owned(),
+                    )),
+                });
+                if let Some(t) = &target {
+                    clavis::node::check_rewrap_target(&cfg, t)?;
+                }
                 if let Some(b) = master_key_backup {
                     master_key_import(&cfg, &b, &shares)?;
                 }
-                restore(&cfg, &file, recovery_passphrase_file.as_deref()).await
+                restore(&cfg, &file, recovery_passphrase_file.as_deref()).await?;
+                match target {
+                    Some(t) => rewrap_restored(&cfg, t).await,
+                    None => Ok(()),
+                }
             }
             Cmd::MasterKeyImport { backup, shares, .. } => {
                 master_key_import(&cfg, &backup, &shares)
@@ -257,32 +275,57 @@ fn recovery_passphrase(file: Option<&Path>) -> anyhow::Result<secrecy::SecretStr
     Ok(secrecy::SecretString::from(passphrase))
 }
 
+/// A percentage bar on standard error (one line per 10% when it is not a terminal).
+#[derive(Default)]
+struct ProgressBar {
+    last: Option<u64>,
+}
+
+impl ProgressBar {
+    fn show(&mut self, phase: &str, done: u64, total: u64) {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if self.last == Some(pct) {
+            return;
+        }
+        self.last = Some(pct);
+        let width = 40;
+        let filled = (pct as usize * width) / 100;
+        let bar = format!("{}{}", "#".repeat(filled), "-".repeat(width - filled));
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\r{phase:9} [{bar}] {pct:3}%");
+            if pct == 100 {
+                eprintln!();
+            }
+        } else if pct.is_multiple_of(10) {
+            eprintln!("{phase:9} [{bar}] {pct:3}%");
+        }
+    }
+}
+
+async fn rewrap_restored(cfg: &Config, target: clavis::node::RewrapTarget) -> anyhow::Result<()> {
+    let mut bar = ProgressBar::default();
+    let (mk, n) = clavis::node::rewrap_restored(cfg, target, |done, total| {
+        bar.show("re-wrap", done, total);
+    })
+    .await
+    .context("re-wrapping the restored keys failed (the node resumes it when it runs)")?;
+    println!(
+        "{n} restored keys re-wrapped under master key {mk}; the backup's master key is \
+         destroyed in this root of trust."
+    );
+    Ok(())
+}
+
 async fn restore(cfg: &Config, file: &Path, passphrase_file: Option<&Path>) -> anyhow::Result<()> {
     let passphrase = recovery_passphrase(passphrase_file)?;
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut last = None;
+    let mut bar = ProgressBar::default();
     let out = clavis::node::restore(cfg, file, &passphrase, |done, total| {
-        let pct = (done * 100).checked_div(total).unwrap_or(100);
         let phase = if done * 2 <= total {
             "checking"
         } else {
             "restoring"
         };
-        if last == Some(pct) {
-            return;
-        }
-        last = Some(pct);
-        let width = 40;
-        let filled = (pct as usize * width) / 100;
-        let bar = format!("{}{}", "#".repeat(filled), "-".repeat(width - filled));
-        if tty {
-            eprint!("\r{phase:9} [{bar}] {pct:3}%");
-            if pct == 100 {
-                eprintln!();
-            }
-        } else if pct % 10 == 0 {
-            eprintln!("{phase:9} [{bar}] {pct:3}%");
-        }
+        bar.show(phase, done, total);
     })
     .await
     .context("restore failed")?;

@@ -14,7 +14,7 @@ pub use init::{init, InitOutput};
 pub use join::{join, JoinOutput};
 pub use join_cluster::{factory_reset, join_cluster, JoinClusterOutput};
 pub use master_key::{import_master_key, Imported};
-pub use restore::{restore, RestoreOutput};
+pub use restore::{check_rewrap_target, restore, rewrap_restored, RestoreOutput, RewrapTarget};
 pub use rot::open_rot;
 pub use run::{start, RunningNode};
 

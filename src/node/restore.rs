@@ -251,3 +251,117 @@ async fn apply_audit(
     checkpoints.clear();
     Ok(())
 }
+
+/// Where `restore --rewrap-to` puts the restored keys.
+pub enum RewrapTarget {
+    /// A master key already in this node's root of trust, by label.
+    Existing(MasterKeyId),
+    /// A new master key, generated now.
+    New,
+}
+
+/// Checks before a restore that `target` can be re-wrapped to: an existing label must
+/// be in this node's root of trust.
+pub fn check_rewrap_target(cfg: &Config, target: &RewrapTarget) -> Result<(), NodeError> {
+    if let RewrapTarget::Existing(id) = target {
+        if !open_rot(cfg, false)?.has_master_key(id)? {
+            return Err(NodeError::Other(format!(
+                "this node's root of trust holds no master key {id} to re-wrap to; nothing was \
+                 restored"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// After a restore: makes `target` the active master key and re-wraps every restored
+/// key under it, then destroys the backup's master key in this root of trust (it came
+/// in from a master-key backup only to be read). `progress(done, total)` counts keys.
+/// Interrupted, it resumes in the background when the node runs. Returns the new
+/// master key and the keys re-wrapped.
+pub async fn rewrap_restored(
+    cfg: &Config,
+    target: RewrapTarget,
+    progress: impl FnMut(u64, u64),
+) -> Result<(MasterKeyId, u64), NodeError> {
+    let node_file = NodeFile::load(&cfg.data_dir())?;
+    let rot = open_rot(cfg, false)?;
+    let store = Store::open(&cfg.store_url(), cfg.store.max_connections).await?;
+    let keys = store.master_keys().await?;
+    let to = match target {
+        RewrapTarget::Existing(id) => {
+            if !rot.has_master_key(&id)? {
+                return Err(NodeError::Other(format!(
+                    "this node's root of trust holds no master key {id}; the restored keys stay \
+                     under the backup's master key"
+                )));
+            }
+            id
+        }
+        RewrapTarget::New => {
+            let id = MasterKeyId::generate();
+            rot.generate_master_key(&id)?;
+            id
+        }
+    };
+    if keys.iter().any(|k| k.id == to.0) {
+        return Err(NodeError::Other(format!(
+            "master key {to} is already one of the restored replica's master keys"
+        )));
+    }
+    let now = now_secs();
+    let hlc = crate::hlc::Hlc::new();
+    hlc.observe(u64::try_from(store.max_hlc().await?).unwrap_or(0));
+    let stamp = || crate::hlc::to_db(hlc.now());
+    let mut tx = store.begin_write(&node_file.node_id).await?;
+    for k in keys
+        .iter()
+        .filter(|k| k.state == "active" || k.state == "pending")
+    {
+        tx.set_master_key_state(&k.id, "retiring", stamp(), now)
+            .await?;
+    }
+    tx.insert_master_key(
+        &crate::store::MasterKeyRecord {
+            id: to.0.clone(),
+            rot_kind: rot.kind().to_string(),
+            state: "active".into(),
+            created_at: now,
+        },
+        stamp(),
+    )
+    .await?;
+    tx.put_master_key_holder(
+        &crate::store::MasterKeyHolder {
+            master_key_id: to.0.clone(),
+            node_id: node_file.node_id.clone(),
+            confirmed_at: now,
+        },
+        stamp(),
+    )
+    .await?;
+    tx.commit().await?;
+    let node = store
+        .node(&node_file.node_id)
+        .await?
+        .ok_or_else(|| NodeError::Other(format!("node {} is not registered", node_file.node_id)))?;
+    let svc = crate::service::KeyService::open(
+        rot,
+        store.clone(),
+        crate::service::NodeIdentity {
+            node_id: node.id,
+            name: cfg.node.name.clone(),
+            site: cfg.node.site.clone(),
+        },
+    )
+    .await?;
+    svc.record_system(
+        "master_key.rewrap_restored",
+        Some(&to.0),
+        Some("restored keys re-wrapped under this node's master key".into()),
+    )
+    .await;
+    let done = svc.rewrap_all(progress).await?;
+    store.close().await;
+    Ok((to, done))
+}

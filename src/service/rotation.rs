@@ -190,6 +190,29 @@ impl KeyService {
         self.audit_failure(who, action, None, r).await
     }
 
+    /// Runs re-wrap passes without a rate limit until nothing is left to re-wrap or
+    /// retire (a restore into an HSM with another master key); `progress(done, total)`
+    /// after each pass. Returns the keys re-wrapped.
+    pub async fn rewrap_all(
+        &self,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64, ServiceError> {
+        let total = u64::try_from(self.rotation_report().await?.remaining).unwrap_or(0);
+        let mut skip = HashSet::new();
+        let mut done = 0;
+        while let Pass::Worked(n) = self.rewrap_pass(1000, &mut skip).await? {
+            done += n;
+            progress(done.min(total), total);
+        }
+        if !skip.is_empty() {
+            return Err(ServiceError::Internal(format!(
+                "{} keys would not unwrap and stay under their old master key (see the log)",
+                skip.len()
+            )));
+        }
+        Ok(done)
+    }
+
     /// Where the rotation stands.
     pub async fn rotation_status(&self, who: &Principal) -> Result<RotationStatus, ServiceError> {
         self.authorize(who, &Action::ManageCluster).await?;
@@ -404,21 +427,36 @@ impl KeyService {
         active: &MasterKeyId,
         skip: &mut HashSet<String>,
     ) -> Result<u64, ServiceError> {
-        let rot = self.rot.clone();
-        let to = active.clone();
-        let work = tokio::task::spawn_blocking(move || {
-            rows.into_iter()
-                .map(|row| {
-                    let binding = binding_of(&row);
-                    let fresh = WrappedKey::from_bytes(&row.wrapped)
-                        .and_then(|w| rot.unwrap(&w, &binding))
-                        .and_then(|material| rot.wrap(&to, &binding, &material));
-                    (row, fresh)
+        // The HSM work of a batch on two threads (the HSM serves sessions in parallel),
+        // then one transaction for all of it.
+        let half = rows.len().div_ceil(2).max(1);
+        let mut rows = rows;
+        let second = rows.split_off(half.min(rows.len()));
+        let mut work = Vec::with_capacity(rows.len() + second.len());
+        let jobs: Vec<_> = [rows, second]
+            .into_iter()
+            .map(|part| {
+                let rot = self.rot.clone();
+                let to = active.clone();
+                tokio::task::spawn_blocking(move || {
+                    part.into_iter()
+                        .map(|row| {
+                            let binding = binding_of(&row);
+                            let fresh = WrappedKey::from_bytes(&row.wrapped)
+                                .and_then(|w| rot.unwrap(&w, &binding))
+                                .and_then(|material| rot.wrap(&to, &binding, &material));
+                            (row, fresh)
+                        })
+                        .collect::<Vec<_>>()
                 })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("re-wrap stopped: {e}")))?;
+            })
+            .collect();
+        for job in jobs {
+            work.extend(
+                job.await
+                    .map_err(|e| ServiceError::Internal(format!("re-wrap stopped: {e}")))?,
+            );
+        }
         let now = now_secs();
         let mut tx = self.store.begin_write(&self.node.node_id).await?;
         let mut done = 0u64;
