@@ -91,6 +91,41 @@ async fn requests_go_to_the_fallback_when_the_primary_stops_serving() {
         keys.push((id, m["material_b64"].clone()));
     }
 
+    // A rotation copies the new master key into the fallback (wrapped on the way) and
+    // retires the old one in both; the fallback must then serve keys under the new one.
+    let (s, v) = call(
+        &mut c,
+        Method::POST,
+        "/v1/master-key/rotate",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let new = MasterKeyId(v["active"].as_str().expect("active").to_owned());
+    assert_ne!(new, mk, "{v}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, v) = call(&mut c, Method::GET, "/v1/master-key/rotation", None).await;
+        if v["in_progress"] == false {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for t in [&a, &b] {
+        let rot = Pkcs11Rot::open(&t.config, &t.config_dir).expect("open token");
+        assert!(
+            rot.has_master_key(&new).expect("lookup"),
+            "{} lacks the new key",
+            t.label
+        );
+        assert!(
+            !rot.has_master_key(&mk).expect("lookup"),
+            "{} keeps the old key",
+            t.label
+        );
+    }
+
     // The primary token goes away under the running node.
     let out = std::process::Command::new("softhsm2-util")
         .args(["--delete-token", "--token", "primary"])
@@ -133,6 +168,6 @@ async fn requests_go_to_the_fallback_when_the_primary_stops_serving() {
             .contains("fallback 1 (in use)"),
         "{status}"
     );
-    assert!(node.service.rot().has_master_key(&mk).expect("lookup"));
+    assert!(node.service.rot().has_master_key(&new).expect("lookup"));
     node.stop().await;
 }

@@ -149,6 +149,43 @@ impl RootOfTrust for FailoverRot {
         })
     }
 
+    fn holds_everywhere(&self, id: &MasterKeyId) -> Result<bool, RotError> {
+        for m in &self.members {
+            if !m.rot.has_master_key(id).unwrap_or(false) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn spread_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError> {
+        let source = &self.members[self.in_use()];
+        let mut everywhere = true;
+        for m in &self.members {
+            if m.rot.has_master_key(id).unwrap_or(false) {
+                continue;
+            }
+            if !source.rot.master_key_exportable() {
+                tracing::warn!(hsm = %m.role, master_key = %id, "this HSM lacks the new master key and it is not exportable: clone it by the HSM's own means");
+                everywhere = false;
+                continue;
+            }
+            // A one-time transport key from the HSM's generator, dropped (zeroized) here.
+            let kek = source.rot.random(32)?;
+            let blob = source.rot.export_master_key(id, &kek)?;
+            match m.rot.import_master_key(id, &kek, &blob) {
+                Ok(()) | Err(RotError::MasterKeyExists(_)) => {
+                    tracing::info!(hsm = %m.role, master_key = %id, "copied the new master key into this HSM");
+                }
+                Err(e) => {
+                    tracing::warn!(hsm = %m.role, master_key = %id, error = %e, "could not copy the new master key into this HSM");
+                    everywhere = false;
+                }
+            }
+        }
+        Ok(everywhere)
+    }
+
     fn destroy_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
         // Every HSM that answers: a retired key must not linger in a fallback.
         let mut first_err = None;

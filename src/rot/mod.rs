@@ -175,6 +175,19 @@ pub trait RootOfTrust: Send + Sync {
     /// True when the master key `id` is present.
     fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError>;
 
+    /// True when every HSM behind this root of trust holds master key `id` (a group
+    /// with fallbacks: all of them). Rotation waits for this before using a new key.
+    fn holds_everywhere(&self, id: &MasterKeyId) -> Result<bool, RotError> {
+        self.has_master_key(id)
+    }
+
+    /// After a rotation made master key `id` in the HSM in use: copies it, wrapped, into
+    /// the other HSMs of a group where the key is exportable. True when every HSM then
+    /// holds it; false when some must get it by the HSM's own cloning.
+    fn spread_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError> {
+        self.holds_everywhere(id)
+    }
+
     /// Destroys master key `id` (after a rotation, once nothing is wrapped under it).
     /// Destroying a key that is absent succeeds: a resumed retirement repeats this.
     fn destroy_master_key(&self, id: &MasterKeyId) -> Result<(), RotError>;

@@ -127,15 +127,18 @@ impl KeyService {
             let new = MasterKeyId::generate();
             let rot = self.rot.clone();
             let id = new.clone();
-            tokio::task::spawn_blocking(move || rot.generate_master_key(&id))
-                .await
-                .map_err(|e| {
-                    ServiceError::Internal(format!("master key generation stopped: {e}"))
-                })??;
+            let everywhere = tokio::task::spawn_blocking(move || {
+                rot.generate_master_key(&id)?;
+                rot.spread_master_key(&id)
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(format!("master key generation stopped: {e}")))??;
+            // Pending until every HSM of every node holds it.
+            let wait = peers > 0 || !everywhere;
             let committed = async {
                 let now = now_secs();
                 let mut tx = self.store.begin_write(&self.node.node_id).await?;
-                if peers == 0 {
+                if !wait {
                     tx.set_master_key_state(&old.0, "retiring", to_db(self.hlc.now()), now)
                         .await?;
                 }
@@ -143,21 +146,23 @@ impl KeyService {
                     &MasterKeyRecord {
                         id: new.0.clone(),
                         rot_kind: self.rot.kind().to_string(),
-                        state: if peers == 0 { "active" } else { "pending" }.into(),
+                        state: if wait { "pending" } else { "active" }.into(),
                         created_at: now,
                     },
                     to_db(self.hlc.now()),
                 )
                 .await?;
-                tx.put_master_key_holder(
-                    &MasterKeyHolder {
-                        master_key_id: new.0.clone(),
-                        node_id: self.node.node_id.clone(),
-                        confirmed_at: now,
-                    },
-                    to_db(self.hlc.now()),
-                )
-                .await?;
+                if everywhere {
+                    tx.put_master_key_holder(
+                        &MasterKeyHolder {
+                            master_key_id: new.0.clone(),
+                            node_id: self.node.node_id.clone(),
+                            confirmed_at: now,
+                        },
+                        to_db(self.hlc.now()),
+                    )
+                    .await?;
+                }
                 let ev = self.event(
                     who,
                     action,
@@ -177,11 +182,11 @@ impl KeyService {
                 let _ = tokio::task::spawn_blocking(move || rot.destroy_master_key(&id)).await;
                 return Err(e);
             }
-            if peers == 0 {
+            if !wait {
                 self.master_key.set(new.clone());
                 tracing::info!(old = %old, new = %new, "master key rotated; re-wrapping stored keys");
             } else {
-                tracing::warn!(new = %new, nodes = peers + 1, "new master key pending until every node's HSM holds it");
+                tracing::warn!(new = %new, nodes = peers + 1, "new master key pending until every node's HSMs hold it");
             }
             self.rotation.wake.notify_one();
             self.rotation_report().await
@@ -272,6 +277,14 @@ impl KeyService {
         })
     }
 
+    async fn holds_everywhere(&self, id: &MasterKeyId) -> bool {
+        let rot = self.rot.clone();
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || rot.holds_everywhere(&id).unwrap_or(false))
+            .await
+            .unwrap_or(false)
+    }
+
     async fn holds(&self, id: &MasterKeyId) -> bool {
         let rot = self.rot.clone();
         let id = id.clone();
@@ -310,7 +323,8 @@ impl KeyService {
             .filter(|k| k.state == "pending" || k.state == "active")
         {
             let holders = self.store.master_key_holders(&k.id).await?;
-            if !holders.contains(&self.node.node_id) && self.holds(&MasterKeyId(k.id.clone())).await
+            if !holders.contains(&self.node.node_id)
+                && self.holds_everywhere(&MasterKeyId(k.id.clone())).await
             {
                 let mut tx = self.store.begin_write(&self.node.node_id).await?;
                 tx.put_master_key_holder(
