@@ -18,6 +18,7 @@ mod params;
 mod quorum;
 mod routes;
 mod session;
+mod transfer;
 mod users;
 mod wallets;
 

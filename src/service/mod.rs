@@ -26,6 +26,7 @@ pub mod quorum;
 pub mod recovery;
 mod rekey;
 mod status;
+pub mod transfer;
 pub mod users;
 pub mod wallets;
 

@@ -22,6 +22,7 @@ mod pool;
 mod quorum;
 mod replay;
 pub mod replicate;
+mod transfer_partners;
 mod users;
 
 pub use audit_replicate::AuditApplyReport;
@@ -36,11 +37,12 @@ pub use objects::{ListFilter, StoredObject, Visibility};
 pub use pool::PoolKeyRecord;
 pub use quorum::QuorumRequestRecord;
 pub use replicate::{ApplyReport, VersionVector};
+pub use transfer_partners::TransferPartnerRecord;
 pub use users::UserRecord;
 
 /// The schema version: the number of the last migration (`migrations/*/NNNN_*.sql`).
 /// Backups record it.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

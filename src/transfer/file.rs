@@ -189,7 +189,10 @@ pub fn seal(signer: &Identity, export: Export<'_>) -> Result<String, TransferErr
         .map_err(|e| TransferError::Crypto(format!("encoding the body: {e}")))?;
     let signed = format!("{MAGIC}\n{json}\n");
     let sig = signer.sign(signed.as_bytes())?;
-    Ok(format!("{signed}{SIGNATURE_ALGORITHM} {}\n", B64.encode(sig)))
+    Ok(format!(
+        "{signed}{SIGNATURE_ALGORITHM} {}\n",
+        B64.encode(sig)
+    ))
 }
 
 /// A file that parses, not yet checked.
@@ -301,9 +304,9 @@ impl Verified {
         let wrapped = B64
             .decode(&self.body.wrapped_file_key)
             .map_err(|_| TransferError::Malformed("wrapped_file_key is not base64".into()))?;
-        let file_key = us.unwrap_file_key(&wrapped).ok_or_else(|| {
-            TransferError::Undecryptable("(the file key)".into())
-        })?;
+        let file_key = us
+            .unwrap_file_key(&wrapped)
+            .ok_or_else(|| TransferError::Undecryptable("(the file key)".into()))?;
         let cipher = Aes256Gcm::new_from_slice(file_key.expose_secret())
             .map_err(|_| TransferError::Malformed("the file key is not 32 bytes".into()))?;
         let mut seen = std::collections::HashSet::new();
@@ -405,7 +408,11 @@ mod tests {
 
         let p = parse(&text).expect("parse");
         assert_eq!(p.exporter_fingerprint(), a.public().fingerprint());
-        let opened = p.verify(a.public(), "a").expect("verify").open(&b).expect("open");
+        let opened = p
+            .verify(a.public(), "a")
+            .expect("verify")
+            .open(&b)
+            .expect("open");
         assert_eq!(opened.keys.len(), 2);
         assert_eq!(opened.keys[0].0, metas[0]);
         assert_eq!(opened.keys[1].1.expose_secret(), &[2u8; 32][..]);
@@ -420,7 +427,10 @@ mod tests {
             .expect("verify")
             .open(&c)
             .err();
-        assert!(matches!(e, Some(TransferError::WrongRecipient { .. })), "{e:?}");
+        assert!(
+            matches!(e, Some(TransferError::WrongRecipient { .. })),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -43,8 +43,8 @@ pub const MAX_PARTNER_RSA_BITS: usize = 8192;
 /// DER prefix of a P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1, BIT STRING
 /// of 66 bytes); the 65-byte uncompressed point follows.
 const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
 /// Why a transfer step was refused. Each refusal has its own variant, so transports
@@ -99,8 +99,8 @@ pub struct PublicIdentity {
 impl PublicIdentity {
     /// Parses the two PEM public keys (SubjectPublicKeyInfo) and checks them.
     pub fn from_pem(encryption_pem: &str, signing_pem: &str) -> Result<Self, TransferError> {
-        let encryption = rsa::RsaPublicKey::from_public_key_pem(encryption_pem.trim())
-            .map_err(|e| {
+        let encryption =
+            rsa::RsaPublicKey::from_public_key_pem(encryption_pem.trim()).map_err(|e| {
                 TransferError::BadPartnerKey(format!("encryption key: not an RSA public key ({e})"))
             })?;
         let bits = encryption.size() * 8;
@@ -217,14 +217,18 @@ impl Identity {
         encryption: &KeyMaterial,
         signing: &KeyMaterial,
     ) -> Result<Identity, TransferError> {
-        let encryption = rsa::RsaPrivateKey::from_pkcs8_der(encryption.expose_secret())
-            .map_err(|_| TransferError::Crypto("the stored transfer encryption key does not decode".into()))?;
+        let encryption =
+            rsa::RsaPrivateKey::from_pkcs8_der(encryption.expose_secret()).map_err(|_| {
+                TransferError::Crypto("the stored transfer encryption key does not decode".into())
+            })?;
         let signing = EcdsaKeyPair::from_pkcs8(
             &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
             signing.expose_secret(),
             &SystemRandom::new(),
         )
-        .map_err(|_| TransferError::Crypto("the stored transfer signing key does not decode".into()))?;
+        .map_err(|_| {
+            TransferError::Crypto("the stored transfer signing key does not decode".into())
+        })?;
         let public = PublicIdentity {
             encryption: rsa::RsaPublicKey::from(&encryption),
             signing: signing.public_key().as_ref().to_vec(),
@@ -252,7 +256,10 @@ impl Identity {
     /// RSA-OAEP-SHA256 decrypts a file key wrapped to us.
     pub(crate) fn unwrap_file_key(&self, wrapped: &[u8]) -> Option<KeyMaterial> {
         let pad = rsa::Oaep::new_with_label::<rsa::sha2::Sha256, _>(OAEP_LABEL);
-        self.encryption.decrypt(pad, wrapped).ok().map(KeyMaterial::new)
+        self.encryption
+            .decrypt(pad, wrapped)
+            .ok()
+            .map(KeyMaterial::new)
     }
 }
 
