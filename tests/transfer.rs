@@ -335,6 +335,45 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     }
     assert!(transfer_files(a.node.dir.path()).is_empty());
 
+    // Exportability is checked again when the last approval runs the export: a key
+    // group made non-exportable meanwhile fails the request, and nothing is written.
+    let policy =
+        |exportable: bool| json!({"algorithm": "AES", "length": 256, "exportable": exportable});
+    let (s, req) = a
+        .admin
+        .call(
+            Method::POST,
+            "/v1/quorum/requests",
+            Some(json!({"action": "transfer_export", "partner": "b", "data_units": ["T00001L9"]})),
+        )
+        .await;
+    assert_eq!(s, 202, "{req}");
+    let (s, v) = a
+        .admin
+        .call(Method::PUT, "/v1/wallets/tapes/policy", Some(policy(false)))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let rid = s_(&req["id"]).to_owned();
+    let mut last = Value::Null;
+    for m in a.members.iter_mut() {
+        let (_, v) = m
+            .call(
+                Method::POST,
+                &format!("/v1/quorum/requests/{rid}/approve"),
+                Some(json!({})),
+            )
+            .await;
+        last = v;
+    }
+    assert_eq!(last["state"], "failed", "{last}");
+    assert!(s_(&last["result"]).contains("not exportable"), "{last}");
+    assert!(transfer_files(a.node.dir.path()).is_empty());
+    let (s, v) = a
+        .admin
+        .call(Method::PUT, "/v1/wallets/tapes/policy", Some(policy(true)))
+        .await;
+    assert_eq!(s, 200, "{v}");
+
     // The export: two plain keys and the keys of two tapes, on the second approval.
     let t_export = Instant::now();
     let done = a
@@ -556,7 +595,12 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
         5,
         "{recs}"
     );
-    for action in ["transfer.identity", "transfer.export", "transfer.fetch"] {
+    for action in [
+        "transfer.identity",
+        "transfer.partner_register",
+        "transfer.export",
+        "transfer.fetch",
+    ] {
         let (_, recs) = a
             .admin
             .call(

@@ -403,6 +403,14 @@ impl KeyService {
             origin_node: self.node.node_id.clone(),
         };
         tx.put_transfer_partner(&rec).await?;
+        let ev = self.event(
+            &Principal::system("quorum"),
+            "transfer.partner_register",
+            Some(name),
+            Outcome::Success,
+            Some(format!("partner {name} registered, fingerprint {fp}")),
+        );
+        tx.append_audit(&ev, now_millis()).await?;
         Ok(format!(
             "transfer partner {name} registered (fingerprint {fp})"
         ))
