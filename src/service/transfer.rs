@@ -834,3 +834,50 @@ impl KeyService {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Algorithm, Attributes, KmipAttribute, ObjectType, State};
+    use crate::kmip::tags as t;
+
+    fn meta(extractable: Option<bool>) -> ObjectMeta {
+        let kmip = extractable
+            .map(|e| KmipAttribute {
+                name: "Extractable".into(),
+                ttlv_hex: hex::encode(Ttlv::boolean(t::EXTRACTABLE, e).encode()),
+            })
+            .into_iter()
+            .collect();
+        ObjectMeta {
+            id: new_object_id(),
+            object_type: ObjectType::SymmetricKey,
+            algorithm: Some(Algorithm::Aes),
+            length: Some(256),
+            state: State::Active,
+            name: None,
+            attributes: Attributes {
+                kmip,
+                ..Attributes::default()
+            },
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn only_an_extractable_attribute_of_false_keeps_a_key_in() {
+        assert!(marked_non_extractable(&meta(Some(false))));
+        assert!(!marked_non_extractable(&meta(Some(true))));
+        assert!(!marked_non_extractable(&meta(None)));
+    }
+
+    #[test]
+    fn transfer_ids_and_partner_names_are_checked() {
+        assert!(checked_transfer_id("0190f0a0-0000-7000-8000-000000000001").is_ok());
+        assert!(checked_transfer_id("../../etc/passwd").is_err());
+        assert!(partner_name_check("dc-west.2").is_ok());
+        assert!(partner_name_check("dc west").is_err());
+        assert!(partner_name_check("").is_err());
+    }
+}

@@ -346,6 +346,12 @@ mod tests {
     use super::*;
     use crate::keys::{Algorithm, Attributes, ObjectType, State};
 
+    /// Three identities shared by the tests (RSA key generation takes a while).
+    fn ids() -> &'static [Identity; 3] {
+        static IDS: std::sync::OnceLock<[Identity; 3]> = std::sync::OnceLock::new();
+        IDS.get_or_init(|| [(); 3].map(|_| Identity::generate().expect("identity").0))
+    }
+
     fn meta(name: &str) -> ObjectMeta {
         ObjectMeta {
             id: crate::keys::new_object_id(),
@@ -400,10 +406,8 @@ mod tests {
 
     #[test]
     fn a_sealed_file_opens_for_its_recipient_only() {
-        let (a, _) = Identity::generate().expect("a");
-        let (b, _) = Identity::generate().expect("b");
-        let (c, _) = Identity::generate().expect("c");
-        let (text, metas) = file(&a, b.public());
+        let [a, b, c] = ids();
+        let (text, metas) = file(a, b.public());
         assert_eq!(text.lines().count(), 3);
 
         let p = parse(&text).expect("parse");
@@ -411,7 +415,7 @@ mod tests {
         let opened = p
             .verify(a.public(), "a")
             .expect("verify")
-            .open(&b)
+            .open(b)
             .expect("open");
         assert_eq!(opened.keys.len(), 2);
         assert_eq!(opened.keys[0].0, metas[0]);
@@ -425,7 +429,7 @@ mod tests {
             .expect("parse")
             .verify(a.public(), "a")
             .expect("verify")
-            .open(&c)
+            .open(c)
             .err();
         assert!(
             matches!(e, Some(TransferError::WrongRecipient { .. })),
@@ -435,9 +439,8 @@ mod tests {
 
     #[test]
     fn every_changed_byte_is_refused() {
-        let (a, _) = Identity::generate().expect("a");
-        let (b, _) = Identity::generate().expect("b");
-        let (text, _) = file(&a, b.public());
+        let [a, b, _] = ids();
+        let (text, _) = file(a, b.public());
         let bytes = text.as_bytes();
         // Every 7th byte, and the last byte before the final newline.
         let mut positions: Vec<usize> = (0..bytes.len() - 1).step_by(7).collect();
