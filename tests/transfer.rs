@@ -250,8 +250,17 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     assert_eq!(s, 201, "{v}");
     eprintln!("two clusters up in {:?}", t0.elapsed());
 
-    // Each identity is made on first use, then shown unchanged.
+    // Each identity is made on first use by a System Administrator (a user without
+    // roles may not make it, but may see it), then shown unchanged.
+    let (s, v) = a.members[0]
+        .call(Method::GET, "/v1/transfer/identity", None)
+        .await;
+    assert_eq!((s, code(&v)), (403, "forbidden"), "{v}");
     let id_a = a.identity().await;
+    let (s, v) = a.members[0]
+        .call(Method::GET, "/v1/transfer/identity", None)
+        .await;
+    assert_eq!((s, &v["fingerprint"]), (200, &id_a["fingerprint"]), "{v}");
     let id_b = b.identity().await;
     assert_eq!(id_a["created"], true, "{id_a}");
     let again = a.identity().await;

@@ -181,7 +181,8 @@ impl KeyService {
         })
     }
 
-    /// This cluster's transfer identity, made (and audited) on first use.
+    /// This cluster's transfer identity (any user), made (and audited) on first use
+    /// by a System Administrator.
     pub async fn transfer_identity(
         &self,
         who: &Principal,
@@ -206,6 +207,8 @@ impl KeyService {
         if let Some(id) = self.load_transfer_identity().await? {
             return Ok(info(&id, false));
         }
+        // Anyone may see the identity; making it is the System Administrator's.
+        self.authorize(who, &Action::ManageCluster).await?;
         let (id, secrets) = tokio::task::spawn_blocking(Identity::generate)
             .await
             .map_err(|e| {
