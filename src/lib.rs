@@ -29,6 +29,7 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod tls;
+pub mod transfer;
 
 /// An error and its causes on one line, skipping causes already quoted in the message
 /// above them (our error types include their source's text).

@@ -345,6 +345,67 @@ async fn concurrent_writers_get_distinct_sequences(kind: Kind) {
     );
 }
 
+/// Transfer partners replicate through the change log: registered on one replica,
+/// known on the other; a removal (a newer tombstone) replicates too.
+async fn transfer_partners_replicate(kind: Kind) {
+    use clavis::store::TransferPartnerRecord;
+    let other = match &kind {
+        Kind::Sqlite(_) => Kind::new_sqlite().await,
+        Kind::Postgres(_) => Kind::new_postgres().await,
+    };
+    let (a, b) = (kind.open().await, other.open().await);
+    a.init_replica("replica-a", 1).await.expect("init a");
+    b.init_replica("replica-b", 1).await.expect("init b");
+    let mut p = TransferPartnerRecord {
+        fingerprint: "ab".repeat(32),
+        name: "DC-West".into(),
+        name_key: "dc-west".into(),
+        encryption_pem: "-----BEGIN PUBLIC KEY-----\nenc\n-----END PUBLIC KEY-----\n".into(),
+        signing_pem: "-----BEGIN PUBLIC KEY-----\nsig\n-----END PUBLIC KEY-----\n".into(),
+        state: "active".into(),
+        created_at: 10,
+        updated_at: 10,
+        hlc: 100,
+        origin_node: "node-a".into(),
+    };
+    let mut tx = a.begin_write("node-a").await.expect("tx");
+    tx.put_transfer_partner(&p).await.expect("put");
+    tx.commit().await.expect("commit");
+    let ship = |from: Store, to: Store| async move {
+        let changes = from.changes_since("replica-a", 0, 100).await.expect("log");
+        to.apply_changes("node-b", &changes).await.expect("apply");
+    };
+    ship(a.clone(), b.clone()).await;
+    assert_eq!(b.transfer_partners().await.expect("list"), vec![p.clone()]);
+    assert_eq!(
+        b.transfer_partner_by_name("dc-WEST")
+            .await
+            .expect("by name"),
+        Some(p.clone())
+    );
+    p.state = "removed".into();
+    p.hlc = 200;
+    p.updated_at = 20;
+    let mut tx = a.begin_write("node-a").await.expect("tx");
+    tx.put_transfer_partner(&p).await.expect("remove");
+    tx.commit().await.expect("commit");
+    ship(a.clone(), b.clone()).await;
+    assert!(b.transfer_partners().await.expect("list").is_empty());
+    assert_eq!(
+        b.transfer_partner(&p.fingerprint)
+            .await
+            .expect("get")
+            .map(|r| r.state),
+        Some("removed".into())
+    );
+    assert_eq!(
+        b.transfer_partner_by_name("dc-west")
+            .await
+            .expect("by name"),
+        None
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -369,4 +430,5 @@ on_both_backends!(
     replica_is_initialized_once,
     node_records,
     concurrent_writers_get_distinct_sequences,
+    transfer_partners_replicate,
 );

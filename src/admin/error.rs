@@ -68,6 +68,21 @@ impl From<ServiceError> for ApiError {
             ServiceError::QuorumPending(_) => (StatusCode::ACCEPTED, "quorum_pending"),
             ServiceError::NoReadyKey(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_ready_key"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ServiceError::Transfer(t) => {
+                use crate::transfer::TransferError as T;
+                match t {
+                    T::Malformed(_) => (StatusCode::BAD_REQUEST, "transfer_malformed"),
+                    T::UnknownPartner(_) => (StatusCode::FORBIDDEN, "transfer_unknown_partner"),
+                    T::BadSignature(_) => (StatusCode::BAD_REQUEST, "transfer_bad_signature"),
+                    T::WrongRecipient { .. } => {
+                        (StatusCode::BAD_REQUEST, "transfer_wrong_recipient")
+                    }
+                    T::NotExportable { .. } => (StatusCode::BAD_REQUEST, "transfer_not_exportable"),
+                    T::BadPartnerKey(_) => (StatusCode::BAD_REQUEST, "transfer_bad_partner_key"),
+                    T::Undecryptable(_) => (StatusCode::BAD_REQUEST, "transfer_undecryptable"),
+                    T::Crypto(_) => (StatusCode::INTERNAL_SERVER_ERROR, "transfer_crypto_failed"),
+                }
+            }
             ServiceError::Rot(r) => match r {
                 RotError::UnwrapFailed(_)
                 | RotError::MalformedEnvelope(_)

@@ -19,6 +19,7 @@ mod quorum;
 mod rotation;
 mod routes;
 mod session;
+mod transfer;
 mod users;
 mod wallets;
 

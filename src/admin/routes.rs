@@ -128,6 +128,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(super::wallets::routes())
         .merge(super::drives::routes())
         .merge(super::okm::routes())
+        .merge(super::transfer::routes())
         .merge(super::openapi::routes())
         .route("/healthz", get(healthz))
         .fallback(not_found)

@@ -133,6 +133,9 @@ pub enum Action<'a> {
     },
     /// Node status, lists of users/endpoints/groups/wallets by name.
     ViewDirectory,
+    /// Import keys from a transfer partner's file, or fetch an export file made for
+    /// one (SPEC 8.3: key lifecycle is the Key Administrator's).
+    TransferKeys,
 }
 
 impl Action<'_> {
@@ -165,6 +168,7 @@ impl Action<'_> {
             Action::ProposeQuorum { .. } => "quorum.propose",
             Action::QuorumVote { .. } => "quorum.vote",
             Action::ViewDirectory => "directory.view",
+            Action::TransferKeys => "transfer.keys",
         }
     }
 }
@@ -400,6 +404,9 @@ fn authorize_user(subject: &Subject, me: &str, action: &Action<'_>) -> Result<()
         }),
         Action::QuorumVote { is_member } => allow_if(*is_member, || {
             "only quorum members approve or reject quorum requests".into()
+        }),
+        Action::TransferKeys => allow_if(key_admin, || {
+            "importing keys from a transfer partner, or fetching an export for one, needs the Key Administrator role".into()
         }),
     }
 }

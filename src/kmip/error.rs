@@ -90,6 +90,8 @@ impl From<ServiceError> for KmipError {
             ServiceError::NoReadyKey(_) | ServiceError::Internal(_) => rr::GENERAL_FAILURE,
             ServiceError::Rot(_) => rr::CRYPTOGRAPHIC_FAILURE,
             ServiceError::Store(_) => rr::GENERAL_FAILURE,
+            // KMIP does not transfer keys between clusters; listed for exhaustiveness.
+            ServiceError::Transfer(_) => rr::PERMISSION_DENIED,
         };
         let message = match &e {
             ServiceError::Store(crate::store::StoreError::ReadOnly(_)) => e.to_string(),

@@ -108,6 +108,9 @@ pub enum ServiceError {
     /// A task of the node failed (a writer stopped); the message is for the log.
     #[error("internal failure: {0}")]
     Internal(String),
+    /// A key transfer was refused (SPEC 8.3); the variant says which check failed.
+    #[error("{0}")]
+    Transfer(#[from] crate::transfer::TransferError),
     /// The root of trust failed.
     #[error("root of trust: {0}")]
     Rot(#[from] RotError),

@@ -27,6 +27,7 @@ pub mod recovery;
 mod rekey;
 pub mod rotation;
 mod status;
+pub mod transfer;
 pub mod users;
 pub mod wallets;
 

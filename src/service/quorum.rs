@@ -5,8 +5,9 @@
 //!
 //! Today the quorum guards changes to itself, adding a node to the cluster and
 //! master-key backups (whose restore needs M of the members' shares instead, as it
-//! runs on a new node that has no quorum yet); factory reset and key export join as
-//! those capabilities land (each a [`QuorumOp`] variant and an arm in `execute`).
+//! runs on a new node that has no quorum yet), registering key transfer partners and
+//! exporting keys to one (`service::transfer`); factory reset joins when it lands
+//! (each a [`QuorumOp`] variant and an arm in `execute`).
 //!
 //! Some approvals hand out a secret (a node's join token). Those do not run the
 //! operation when the M-th approval arrives: they record it as approved, and the
@@ -54,6 +55,32 @@ pub enum QuorumOp {
         /// Shares needed to recover the master key (2 to the number of members).
         threshold: u32,
     },
+    /// Trust another cluster's transfer identity (SPEC 8.3): files it signs may be
+    /// imported, and keys may be exported to it (each export under quorum again).
+    RegisterTransferPartner {
+        /// The name this cluster calls it by.
+        name: String,
+        /// Its RSA encryption public key, PEM.
+        encryption_public_key: String,
+        /// Its ECDSA P-256 signing public key, PEM.
+        signing_public_key: String,
+        /// Its fingerprint, as the partner's administrators read it out (checked
+        /// against the keys).
+        fingerprint: String,
+    },
+    /// Export keys to a registered partner (SPEC 5.6): the keys named, and the keys of
+    /// the data units with these external tags, every one exportable, wrapped to the
+    /// partner in a file signed by this cluster (`clavis transfer fetch`).
+    TransferExport {
+        /// The partner's name.
+        partner: String,
+        /// Key IDs.
+        #[serde(default)]
+        keys: Vec<String>,
+        /// Data-unit external tags (barcodes).
+        #[serde(default)]
+        data_units: Vec<String>,
+    },
 }
 
 impl QuorumOp {
@@ -62,6 +89,8 @@ impl QuorumOp {
             QuorumOp::SetQuorum { .. } => "set_quorum",
             QuorumOp::AddNode { .. } => "add_node",
             QuorumOp::BackupMasterKey { .. } => "backup_master_key",
+            QuorumOp::RegisterTransferPartner { .. } => "register_transfer_partner",
+            QuorumOp::TransferExport { .. } => "transfer_export",
         }
     }
 
@@ -70,7 +99,10 @@ impl QuorumOp {
         match self {
             QuorumOp::SetQuorum { .. }
             | QuorumOp::AddNode { .. }
-            | QuorumOp::BackupMasterKey { .. } => Roles::SYSTEM_ADMIN,
+            | QuorumOp::BackupMasterKey { .. }
+            | QuorumOp::RegisterTransferPartner { .. } => Roles::SYSTEM_ADMIN,
+            // Keys leaving the cluster: the lifecycle of keys is the Key Administrator's.
+            QuorumOp::TransferExport { .. } => Roles::KEY_ADMIN,
         }
     }
 }
@@ -283,6 +315,28 @@ impl KeyService {
             QuorumOp::BackupMasterKey { threshold } => {
                 self.check_master_key_backup(*threshold).await
             }
+            QuorumOp::RegisterTransferPartner {
+                name,
+                encryption_public_key,
+                signing_public_key,
+                fingerprint,
+            } => self
+                .check_transfer_partner(
+                    name,
+                    encryption_public_key,
+                    signing_public_key,
+                    fingerprint,
+                )
+                .await
+                .map(|_| ()),
+            QuorumOp::TransferExport {
+                partner,
+                keys,
+                data_units,
+            } => self
+                .check_transfer_export(partner, keys, data_units)
+                .await
+                .map(|_| ()),
         }
     }
 
@@ -316,6 +370,29 @@ impl KeyService {
             )),
             QuorumOp::BackupMasterKey { threshold } => {
                 self.run_master_key_backup(tx, *threshold).await
+            }
+            QuorumOp::RegisterTransferPartner {
+                name,
+                encryption_public_key,
+                signing_public_key,
+                fingerprint,
+            } => {
+                self.run_register_transfer_partner(
+                    tx,
+                    name,
+                    encryption_public_key,
+                    signing_public_key,
+                    fingerprint,
+                )
+                .await
+            }
+            QuorumOp::TransferExport {
+                partner,
+                keys,
+                data_units,
+            } => {
+                self.run_transfer_export(tx, partner, keys, data_units)
+                    .await
             }
         }
     }

@@ -221,6 +221,7 @@ impl Store {
             ("key_policies", "wallet_id, algorithm, length, encryption_period, decryption_period, exportable, hlc"),
             ("data_units", "id, external_tag, external_unique_id, wallet_id, state, hlc"),
             ("data_unit_keys", "data_unit_id, key_id, first_used_at, last_used_at, writes, reads, bytes_written, bytes_read"),
+            ("transfer_partners", "fingerprint, name, name_key, encryption_pem, signing_pem, state, hlc"),
             ("change_log", "origin, seq, hlc, node_id, entity, entity_id, op, payload"),
         ];
         let mut out = std::collections::BTreeMap::new();

@@ -24,6 +24,7 @@ mod quorum;
 mod replay;
 pub mod replicate;
 pub mod rewrap;
+mod transfer_partners;
 mod users;
 
 pub use audit_replicate::AuditApplyReport;
@@ -40,6 +41,7 @@ pub use pool::PoolKeyRecord;
 pub use quorum::QuorumRequestRecord;
 pub use replicate::{ApplyReport, VersionVector};
 pub use rewrap::{WrappedCounts, WrappedRow, WrappedTable};
+pub use transfer_partners::TransferPartnerRecord;
 pub use users::UserRecord;
 
 /// The schema version: the number of the last migration (`migrations/*/NNNN_*.sql`).

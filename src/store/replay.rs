@@ -314,6 +314,10 @@ impl WriteTx {
                 )
                 .await?;
             }
+            "transfer_partner" => {
+                let p: super::TransferPartnerRecord = decode(c)?;
+                self.put_transfer_partner(&p).await?;
+            }
             "key_policy" => {
                 if is_delete(c) {
                     self.remove_key_policy(&c.entity_id, now, hlc).await?;

@@ -328,3 +328,54 @@ pub async fn converge(apis: &mut [Api], within: Duration) -> BTreeMap<String, St
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+impl Api {
+    /// Creates user `name` (through this admin client) and returns a client logged in
+    /// as that user on the node at `addr`.
+    pub async fn new_user(&mut self, addr: &str, ca: &str, name: &str) -> Api {
+        let pw = format!("{name}-password-1");
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/v1/users",
+                Some(json!({"name": name, "password": pw})),
+            )
+            .await;
+        assert_eq!(s, 201, "create user {name}: {v}");
+        let mut anon = Api {
+            client: ApiClient::new(&format!("https://{addr}"), ca, None, None).expect("client"),
+        };
+        let (s, v) = anon
+            .call(
+                Method::POST,
+                "/v1/login",
+                Some(json!({"name": name, "password": pw})),
+            )
+            .await;
+        assert_eq!(s, 200, "login {name}: {v}");
+        Api::at(addr, ca, v["token"].as_str().expect("token"))
+    }
+
+    /// Proposes the quorum operation `op` and has every one of `approvers` approve it;
+    /// returns the request as the last vote left it.
+    pub async fn quorum(&mut self, approvers: &mut [Api], op: Value) -> Value {
+        let (s, req) = self
+            .call(Method::POST, "/v1/quorum/requests", Some(op))
+            .await;
+        assert!(s == 200 || s == 202, "propose: {s} {req}");
+        let id = req["id"].as_str().expect("request id").to_owned();
+        let mut last = req;
+        for a in approvers.iter_mut() {
+            let (s, v) = a
+                .call(
+                    Method::POST,
+                    &format!("/v1/quorum/requests/{id}/approve"),
+                    Some(json!({})),
+                )
+                .await;
+            assert_eq!(s, 200, "approve {id}: {v}");
+            last = v;
+        }
+        last
+    }
+}

@@ -10,6 +10,7 @@ mod endpoint;
 mod master_key;
 mod okm;
 mod session;
+mod transfer;
 
 use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -80,6 +81,9 @@ enum Cmd {
     /// Master-key backups: the file, and each quorum member's one-time share.
     #[command(subcommand)]
     MasterKey(master_key::MasterKeyCmd),
+    /// Key transfer partners: identity, partners, export, fetch, import.
+    #[command(subcommand)]
+    Transfer(transfer::TransferCmd),
     /// Drives speaking Oracle Key Manager's agent protocol (T10000, agent-card LTO).
     #[command(subcommand)]
     Okm(okm::OkmCmd),
@@ -270,6 +274,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::MasterKey(cmd) = &cli.cmd {
         return master_key::run(&cli, cmd, &ca).await;
     }
+    if let Cmd::Transfer(cmd) = &cli.cmd {
+        return transfer::run(&cli, cmd, &ca).await;
+    }
     if let Cmd::Pool(cmd) = &cli.cmd {
         return drives::run_pool(&cli, cmd, &ca).await;
     }
@@ -361,7 +368,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Okm(_) => bail!("okm commands are handled above"),
         Cmd::Access(_) => bail!("access-control commands are handled above"),
         Cmd::Session(_) => bail!("session commands are handled above"),
-        Cmd::Pool(_) | Cmd::DataUnit(_) | Cmd::Cluster(_) | Cmd::Backup(_) | Cmd::MasterKey(_) => {
+        Cmd::Pool(_)
+        | Cmd::DataUnit(_)
+        | Cmd::Cluster(_)
+        | Cmd::Backup(_)
+        | Cmd::MasterKey(_)
+        | Cmd::Transfer(_) => {
             bail!("pool, data-unit, cluster and backup commands are handled above")
         }
         Cmd::Secret(SecretCmd::Put { name, activate }) => {

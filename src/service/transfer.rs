@@ -1,0 +1,888 @@
+//! Key transfer partners (SPEC 5.6, 8.3): this cluster's transfer identity, the
+//! partners registered under quorum, exports under quorum, and imports.
+//!
+//! - **Identity.** Two key pairs (see [`crate::transfer`]) whose private halves are
+//!   stored as credentials wrapped under the master key (`transfer-encryption`,
+//!   `transfer-signing`): they replicate with every other credential, so all nodes share
+//!   one identity, and master-key rotation re-wraps them with the cluster CA's key.
+//!   Credentials rather than managed objects because no user or endpoint may ever list,
+//!   get or export them. The identity is made on first use (`clavis transfer
+//!   identity`), once per cluster: make it on one node and let it replicate before
+//!   giving its fingerprint to a partner.
+//! - **Partners** are registered by a quorum request (`register_transfer_partner`, asked
+//!   by a System Administrator: trusting another cluster's signature is a cluster-level
+//!   decision). Removing one only takes trust away, so a System Administrator does it
+//!   alone (audited).
+//! - **Export** is a quorum request (`transfer_export`, asked by a Key Administrator),
+//!   checked when asked and again when the M-th approval runs it: every key must be
+//!   exportable, or nothing is written. The node that runs it writes the file into its
+//!   backup directory; a Key Administrator fetches it from that node.
+//! - **Import** needs the Key Administrator role (the lifecycle of security objects is
+//!   theirs, SPEC 5.2). Everything is checked before anything is written: the file
+//!   parses, its signer is a registered partner, the signature holds over its bytes, it
+//!   is addressed to this cluster, and every key decrypts and matches its digest. Keys
+//!   already present are skipped.
+
+use super::{KeyService, Principal, ServiceError};
+use crate::audit::Outcome;
+use crate::authz::Action;
+use crate::hlc::to_db;
+use crate::keys::{is_valid_object_id, new_object_id, now_millis, now_secs, ObjectMeta};
+use crate::kmip::ttlv::{Ttlv, Value};
+use crate::rot::WrappedKey;
+use crate::store::{
+    Credential, DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, StoredObject,
+    TransferPartnerRecord, WriteTx,
+};
+use crate::transfer::file::{self, DataUnitEntry, Export, KeyUseEntry, EXTENSION};
+use crate::transfer::{Identity, PublicIdentity, TransferError};
+use sha2::Digest;
+use std::collections::BTreeMap;
+
+/// Credential ID (and wrap binding) of the transfer encryption key.
+pub const ENCRYPTION_CREDENTIAL_ID: &str = "transfer-encryption";
+/// Credential ID (and wrap binding) of the transfer signing key.
+pub const SIGNING_CREDENTIAL_ID: &str = "transfer-signing";
+/// Most keys and data-unit tags one export request names.
+pub const MAX_EXPORT_ITEMS: usize = 10_000;
+
+/// This cluster's transfer identity as the API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TransferIdentityInfo {
+    /// Hex SHA-256 over both public keys: compare it with the partner out of band.
+    pub fingerprint: String,
+    /// RSA-3072 encryption public key (RSA-OAEP-SHA256), PEM.
+    pub encryption_public_key: String,
+    /// ECDSA P-256 signing public key, PEM.
+    pub signing_public_key: String,
+    /// True when this call made the identity.
+    pub created: bool,
+}
+
+/// A registered partner.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TransferPartnerInfo {
+    /// The name this cluster calls it by.
+    pub name: String,
+    /// Its identity's fingerprint.
+    pub fingerprint: String,
+    /// Its encryption public key, PEM.
+    pub encryption_public_key: String,
+    /// Its signing public key, PEM.
+    pub signing_public_key: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl From<TransferPartnerRecord> for TransferPartnerInfo {
+    fn from(p: TransferPartnerRecord) -> Self {
+        TransferPartnerInfo {
+            name: p.name,
+            fingerprint: p.fingerprint,
+            encryption_public_key: p.encryption_pem,
+            signing_public_key: p.signing_pem,
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// An export file made on this node.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TransferExportInfo {
+    /// Transfer ID.
+    pub transfer_id: String,
+    /// The file's name in this node's backup directory.
+    pub file_name: String,
+    /// The file (text).
+    pub file: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TransferImportReport {
+    /// Transfer ID from the file.
+    pub transfer_id: String,
+    /// The partner that signed it.
+    pub partner: String,
+    /// Keys created here.
+    pub imported: usize,
+    /// Keys this cluster had already (left as they are).
+    pub skipped: usize,
+    /// IDs of the keys created.
+    pub imported_ids: Vec<String>,
+    /// IDs of the keys skipped.
+    pub skipped_ids: Vec<String>,
+    /// Data units created here.
+    pub data_units_imported: usize,
+}
+
+fn export_file_name(id: &str) -> String {
+    format!("clavis-transfer-{id}.{EXTENSION}")
+}
+
+/// A transfer ID as given by a caller: UUID characters only, so it is safe in a path.
+fn checked_transfer_id(id: &str) -> Result<&str, ServiceError> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(ServiceError::InvalidArgument(
+            "a transfer ID is the UUID its quorum request's result names".into(),
+        ));
+    }
+    Ok(id)
+}
+
+/// Whether a KMIP Extractable attribute on the object says false.
+fn marked_non_extractable(meta: &ObjectMeta) -> bool {
+    meta.attributes
+        .kmip
+        .iter()
+        .filter(|k| k.name == "Extractable")
+        .filter_map(|k| hex::decode(&k.ttlv_hex).ok())
+        .filter_map(|b| Ttlv::decode(&b, &crate::kmip::ttlv::Limits::default()).ok())
+        .any(|t| matches!(t.value, Value::Boolean(false)))
+}
+
+fn partner_name_check(name: &str) -> Result<(), ServiceError> {
+    if name.is_empty()
+        || name.len() > 120
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(ServiceError::InvalidArgument(
+            "name: partner names use letters, digits, `_`, `.` and `-`, 1 to 120 bytes".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl KeyService {
+    /// The stored identity, if the cluster has one.
+    async fn load_transfer_identity(&self) -> Result<Option<Identity>, ServiceError> {
+        let enc = self.store.credential(ENCRYPTION_CREDENTIAL_ID).await?;
+        let sig = self.store.credential(SIGNING_CREDENTIAL_ID).await?;
+        let (Some(enc), Some(sig)) = (enc, sig) else {
+            return Ok(None);
+        };
+        let enc_key = self
+            .rot
+            .unwrap(&WrappedKey::from_bytes(&enc.wrapped_key)?, &enc.id)?;
+        let sig_key = self
+            .rot
+            .unwrap(&WrappedKey::from_bytes(&sig.wrapped_key)?, &sig.id)?;
+        Ok(Some(Identity::from_pkcs8(&enc_key, &sig_key)?))
+    }
+
+    /// The stored identity, or a refusal naming how to make one.
+    async fn require_transfer_identity(&self) -> Result<Identity, ServiceError> {
+        self.load_transfer_identity().await?.ok_or_else(|| {
+            ServiceError::WrongState(
+                "this cluster has no transfer identity yet: show it once (clavis transfer identity), which makes it".into(),
+            )
+        })
+    }
+
+    /// This cluster's transfer identity (any user), made (and audited) on first use
+    /// by a System Administrator.
+    pub async fn transfer_identity(
+        &self,
+        who: &Principal,
+    ) -> Result<TransferIdentityInfo, ServiceError> {
+        let action = "transfer.identity";
+        let r = self.transfer_identity_inner(who, action).await;
+        self.audit_failure(who, action, None, r).await
+    }
+
+    async fn transfer_identity_inner(
+        &self,
+        who: &Principal,
+        action: &str,
+    ) -> Result<TransferIdentityInfo, ServiceError> {
+        self.authorize(who, &Action::ViewDirectory).await?;
+        let info = |id: &Identity, created| TransferIdentityInfo {
+            fingerprint: id.public().fingerprint(),
+            encryption_public_key: id.public().encryption_pem(),
+            signing_public_key: id.public().signing_pem(),
+            created,
+        };
+        if let Some(id) = self.load_transfer_identity().await? {
+            return Ok(info(&id, false));
+        }
+        // Anyone may see the identity; making it is the System Administrator's.
+        self.authorize(who, &Action::ManageCluster).await?;
+        let (id, secrets) = tokio::task::spawn_blocking(Identity::generate)
+            .await
+            .map_err(|e| {
+                ServiceError::Internal(format!("generating the transfer identity: {e}"))
+            })??;
+        let now = now_secs();
+        let mut creds = Vec::new();
+        for (cid, kind, pem, secret) in [
+            (
+                ENCRYPTION_CREDENTIAL_ID,
+                "transfer_encryption",
+                id.public().encryption_pem(),
+                &secrets.encryption_pkcs8,
+            ),
+            (
+                SIGNING_CREDENTIAL_ID,
+                "transfer_signing",
+                id.public().signing_pem(),
+                &secrets.signing_pkcs8,
+            ),
+        ] {
+            let master_key = self.master_key.get();
+            let wrapped = self.rot.wrap(&master_key, cid, secret)?;
+            creds.push(Credential {
+                id: cid.to_owned(),
+                kind: kind.to_owned(),
+                cert_pem: pem,
+                wrapped_key: wrapped.to_bytes(),
+                master_key_id: master_key.0,
+                created_at: now,
+            });
+        }
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        // Another request on this replica may have made it meanwhile: keep that one.
+        if self
+            .store
+            .credential(ENCRYPTION_CREDENTIAL_ID)
+            .await?
+            .is_some()
+        {
+            drop(tx);
+            return Ok(info(&self.require_transfer_identity().await?, false));
+        }
+        for c in &creds {
+            tx.insert_credential(c, to_db(self.hlc.now())).await?;
+        }
+        let ev = self.event(
+            who,
+            action,
+            None,
+            Outcome::Success,
+            Some(format!(
+                "transfer identity created, fingerprint {}",
+                id.public().fingerprint()
+            )),
+        );
+        tx.append_audit(&ev, now_millis()).await?;
+        tx.commit().await?;
+        tracing::info!(fingerprint = %id.public().fingerprint(), "transfer identity created");
+        Ok(info(&id, true))
+    }
+
+    /// Registered partners, by name.
+    pub async fn transfer_partners(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<TransferPartnerInfo>, ServiceError> {
+        self.authorize(who, &Action::ViewDirectory).await?;
+        Ok(self
+            .store
+            .transfer_partners()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Removes a partner (System Administrators; taking trust away needs no quorum).
+    pub async fn remove_transfer_partner(
+        &self,
+        who: &Principal,
+        name: &str,
+    ) -> Result<(), ServiceError> {
+        let action = "transfer.partner_remove";
+        let r = self.remove_partner_inner(who, name, action).await;
+        self.audit_failure(who, action, Some(name), r).await
+    }
+
+    async fn remove_partner_inner(
+        &self,
+        who: &Principal,
+        name: &str,
+        action: &str,
+    ) -> Result<(), ServiceError> {
+        self.authorize(who, &Action::ManageCluster).await?;
+        let mut p = self
+            .store
+            .transfer_partner_by_name(name)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NameNotFound(format!(
+                    "no transfer partner named {:?}",
+                    name.chars().take(120).collect::<String>()
+                ))
+            })?;
+        p.state = "removed".into();
+        p.updated_at = now_secs();
+        p.hlc = to_db(self.hlc.after(p.hlc));
+        p.origin_node = self.node.node_id.clone();
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        tx.put_transfer_partner(&p).await?;
+        let ev = self.event(
+            who,
+            action,
+            Some(&p.name),
+            Outcome::Success,
+            Some(format!("partner {} ({}) removed", p.name, p.fingerprint)),
+        );
+        tx.append_audit(&ev, now_millis()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks a `register_transfer_partner` request before anyone votes on it.
+    pub(super) async fn check_transfer_partner(
+        &self,
+        name: &str,
+        encryption_pem: &str,
+        signing_pem: &str,
+        fingerprint: &str,
+    ) -> Result<PublicIdentity, ServiceError> {
+        partner_name_check(name)?;
+        let id = PublicIdentity::from_pem(encryption_pem, signing_pem)?;
+        let computed = id.fingerprint();
+        if !computed.eq_ignore_ascii_case(fingerprint.trim()) {
+            return Err(TransferError::BadPartnerKey(format!(
+                "the fingerprint given ({}) is not that of the keys given ({computed}); \
+                 check both with the partner",
+                fingerprint.chars().take(80).collect::<String>()
+            ))
+            .into());
+        }
+        if let Some(ours) = self.load_transfer_identity().await? {
+            if ours.public().fingerprint() == computed {
+                return Err(ServiceError::InvalidArgument(
+                    "these keys are this cluster's own transfer identity".into(),
+                ));
+            }
+        }
+        if let Some(p) = self.store.transfer_partner_by_name(name).await? {
+            if p.fingerprint != computed {
+                return Err(ServiceError::AlreadyExists(format!(
+                    "a transfer partner named {name:?} exists already with another identity; remove it first"
+                )));
+            }
+        }
+        if let Some(p) = self.store.transfer_partner(&computed).await? {
+            if p.state == "active" {
+                return Err(ServiceError::AlreadyExists(format!(
+                    "this identity is registered already, as partner {:?}",
+                    p.name
+                )));
+            }
+        }
+        Ok(id)
+    }
+
+    /// Registers an approved partner inside the transaction recording the approval.
+    pub(super) async fn run_register_transfer_partner(
+        &self,
+        tx: &mut WriteTx,
+        name: &str,
+        encryption_pem: &str,
+        signing_pem: &str,
+        fingerprint: &str,
+    ) -> Result<String, ServiceError> {
+        let id = self
+            .check_transfer_partner(name, encryption_pem, signing_pem, fingerprint)
+            .await?;
+        let now = now_secs();
+        let fp = id.fingerprint();
+        let prev = self.store.transfer_partner(&fp).await?;
+        let rec = TransferPartnerRecord {
+            fingerprint: fp.clone(),
+            name: name.to_owned(),
+            name_key: name.to_lowercase(),
+            encryption_pem: id.encryption_pem(),
+            signing_pem: id.signing_pem(),
+            state: "active".into(),
+            created_at: now,
+            updated_at: now,
+            hlc: to_db(match prev {
+                Some(p) => self.hlc.after(p.hlc),
+                None => self.hlc.now(),
+            }),
+            origin_node: self.node.node_id.clone(),
+        };
+        tx.put_transfer_partner(&rec).await?;
+        let ev = self.event(
+            &Principal::system("quorum"),
+            "transfer.partner_register",
+            Some(name),
+            Outcome::Success,
+            Some(format!("partner {name} registered, fingerprint {fp}")),
+        );
+        tx.append_audit(&ev, now_millis()).await?;
+        Ok(format!(
+            "transfer partner {name} registered (fingerprint {fp})"
+        ))
+    }
+
+    /// Why `obj` may not leave the cluster, if it may not (SPEC 2.3, 2.4).
+    async fn export_refusal(&self, obj: &StoredObject) -> Result<Option<String>, ServiceError> {
+        if obj.wrapped.is_none() || obj.meta.state.is_destroyed() {
+            return Ok(Some("its material is destroyed".into()));
+        }
+        if marked_non_extractable(&obj.meta) {
+            return Ok(Some(
+                "its Extractable attribute is false, so it never leaves the cluster".into(),
+            ));
+        }
+        for w in self.store.wallets_of_object(&obj.meta.id).await? {
+            if let Some(p) = self.store.key_policy(&w).await? {
+                if !p.exportable {
+                    return Ok(Some(format!(
+                        "it belongs to key group {:?}, whose key policy keeps its keys in the cluster (exportable = false)",
+                        self.wallet_name(&w).await
+                    )));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The partner and the objects a `transfer_export` request names, every one of
+    /// them exportable; refuses otherwise, naming the first key that may not leave.
+    pub(super) async fn check_transfer_export(
+        &self,
+        partner: &str,
+        keys: &[String],
+        data_units: &[String],
+    ) -> Result<(TransferPartnerRecord, Vec<StoredObject>), ServiceError> {
+        let p = self
+            .store
+            .transfer_partner_by_name(partner)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NameNotFound(format!(
+                    "no transfer partner named {:?}; register it first",
+                    partner.chars().take(120).collect::<String>()
+                ))
+            })?;
+        if keys.is_empty() && data_units.is_empty() {
+            return Err(ServiceError::InvalidArgument(
+                "keys, data_units: name at least one key ID or data-unit external tag".into(),
+            ));
+        }
+        if keys.len() + data_units.len() > MAX_EXPORT_ITEMS {
+            return Err(ServiceError::InvalidArgument(format!(
+                "keys, data_units: at most {MAX_EXPORT_ITEMS} in one export"
+            )));
+        }
+        self.require_transfer_identity().await?;
+        let mut ids: Vec<String> = Vec::new();
+        for k in keys {
+            if !is_valid_object_id(k) {
+                return Err(ServiceError::InvalidId(k.chars().take(64).collect()));
+            }
+            ids.push(k.clone());
+        }
+        for tag in data_units {
+            let units = self.store.data_units_by_tag(tag).await?;
+            if units.is_empty() {
+                return Err(ServiceError::NameNotFound(format!(
+                    "no data unit has the external tag {:?}",
+                    tag.chars().take(120).collect::<String>()
+                )));
+            }
+            for u in units {
+                for l in self.store.data_unit_keys(&u.id).await? {
+                    ids.push(l.key_id);
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|i| seen.insert(i.clone()));
+        let mut objs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let obj = self.load(&id).await?;
+            if let Some(why) = self.export_refusal(&obj).await? {
+                return Err(TransferError::NotExportable { id, why }.into());
+            }
+            objs.push(obj);
+        }
+        Ok((p, objs))
+    }
+
+    /// Runs an approved export inside the transaction recording the approval: checks
+    /// everything again, writes the file into this node's backup directory and returns
+    /// the request's result.
+    pub(super) async fn run_transfer_export(
+        &self,
+        tx: &mut WriteTx,
+        partner: &str,
+        keys: &[String],
+        data_units: &[String],
+    ) -> Result<String, ServiceError> {
+        let (p, objs) = self
+            .check_transfer_export(partner, keys, data_units)
+            .await?;
+        let recipient = PublicIdentity::from_pem(&p.encryption_pem, &p.signing_pem)?;
+        let us = self.require_transfer_identity().await?;
+        let mut plain = Vec::with_capacity(objs.len());
+        let mut units: BTreeMap<String, Vec<KeyUseEntry>> = BTreeMap::new();
+        for obj in &objs {
+            let w = obj
+                .wrapped
+                .as_ref()
+                .ok_or_else(|| ServiceError::Destroyed(obj.meta.id.clone()))?;
+            let material = self.rot.unwrap(&WrappedKey::from_bytes(w)?, &obj.meta.id)?;
+            plain.push((obj.meta.clone(), material));
+            for l in self.store.data_units_of_key(&obj.meta.id).await? {
+                units
+                    .entry(l.data_unit_id.clone())
+                    .or_default()
+                    .push(KeyUseEntry {
+                        key_id: l.key_id,
+                        first_used_at: l.first_used_at,
+                        last_used_at: l.last_used_at,
+                        writes: l.writes,
+                        reads: l.reads,
+                        bytes_written: l.bytes_written,
+                        bytes_read: l.bytes_read,
+                    });
+            }
+        }
+        let mut entries = Vec::with_capacity(units.len());
+        for (uid, keys) in units {
+            if let Some(u) = self.store.data_unit(DataUnitLookup::Id(&uid)).await? {
+                entries.push(DataUnitEntry {
+                    id: u.id,
+                    external_tag: u.external_tag,
+                    external_unique_id: u.external_unique_id,
+                    description: u.description,
+                    created_at: u.created_at,
+                    keys,
+                });
+            }
+        }
+        let transfer_id = new_object_id();
+        let (n_keys, n_units) = (plain.len(), entries.len());
+        let text = file::seal(
+            &us,
+            Export {
+                transfer_id: &transfer_id,
+                created_at: now_secs(),
+                exporter: &self.node.name,
+                recipient_name: &p.name,
+                recipient: &recipient,
+                keys: plain,
+                data_units: entries,
+            },
+        )?;
+        let name = export_file_name(&transfer_id);
+        let path = self.backup_dir()?.join(&name);
+        tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                crate::rot::software::write_atomically(&path, text.as_bytes())
+            }
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("writing the transfer file: {e}")))?
+        .map_err(|e| ServiceError::Internal(format!("cannot write {}: {e}", path.display())))?;
+        let ids: Vec<&str> = objs.iter().map(|o| o.meta.id.as_str()).collect();
+        let ev = self.event(
+            &Principal::system("quorum"),
+            "transfer.export",
+            Some(&transfer_id),
+            Outcome::Success,
+            Some(format!(
+                "for partner {} ({}): keys {}",
+                p.name,
+                p.fingerprint,
+                ids.join(",")
+            )),
+        );
+        tx.append_audit(&ev, now_millis()).await?;
+        tracing::info!(transfer = %transfer_id, partner = %p.name, keys = n_keys, "transfer file written");
+        Ok(format!(
+            "transfer {transfer_id} for partner {} written on node {node} as {name}: {n_keys} keys, \
+             {n_units} data units. A Key Administrator fetches it from node {node}: \
+             clavis transfer fetch {transfer_id}",
+            p.name,
+            node = self.node.name,
+        ))
+    }
+
+    /// The export file `id` made on this node (Key Administrators), audited.
+    pub async fn transfer_export_file(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<TransferExportInfo, ServiceError> {
+        let action = "transfer.fetch";
+        let r = self.export_file_inner(who, id).await;
+        match r {
+            Ok(info) => {
+                let ev = self.event(who, action, Some(&info.transfer_id), Outcome::Success, None);
+                let mut tx = self.store.begin_write(&self.node.node_id).await?;
+                tx.append_audit(&ev, now_millis()).await?;
+                tx.commit().await?;
+                Ok(info)
+            }
+            Err(e) => self.audit_failure(who, action, Some(id), Err(e)).await,
+        }
+    }
+
+    async fn export_file_inner(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<TransferExportInfo, ServiceError> {
+        self.authorize(who, &Action::TransferKeys).await?;
+        let id = checked_transfer_id(id)?;
+        let name = export_file_name(id);
+        let path = self.backup_dir()?.join(&name);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ServiceError::NameNotFound(format!(
+                    "no transfer {id} in node {}'s backup directory (it is on the node its quorum request's result names)",
+                    self.node.name
+                )))
+            }
+            Err(e) => {
+                return Err(ServiceError::Internal(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        Ok(TransferExportInfo {
+            transfer_id: id.to_owned(),
+            file_name: name,
+            file: text,
+        })
+    }
+
+    /// Imports a partner's transfer file (Key Administrators). `wallet` receives the
+    /// imported keys and is the key group of imported data units (needed when the file
+    /// has data units). Checks everything before writing anything; keys present
+    /// already are skipped.
+    pub async fn import_transfer(
+        &self,
+        who: &Principal,
+        text: &str,
+        wallet: Option<&str>,
+    ) -> Result<TransferImportReport, ServiceError> {
+        let action = "transfer.import";
+        let r = self.import_inner(who, text, wallet, action).await;
+        self.audit_failure(who, action, None, r).await
+    }
+
+    async fn import_inner(
+        &self,
+        who: &Principal,
+        text: &str,
+        wallet: Option<&str>,
+        action: &str,
+    ) -> Result<TransferImportReport, ServiceError> {
+        self.authorize(who, &Action::TransferKeys).await?;
+        let parsed = file::parse(text)?;
+        let signer_fp = parsed.exporter_fingerprint().to_owned();
+        let partner = self
+            .store
+            .transfer_partner(&signer_fp)
+            .await?
+            .filter(|p| p.state == "active")
+            .ok_or_else(|| TransferError::UnknownPartner(signer_fp.chars().take(80).collect()))?;
+        let signer = PublicIdentity::from_pem(&partner.encryption_pem, &partner.signing_pem)?;
+        let verified = parsed.verify(&signer, &partner.name)?;
+        let us = self.require_transfer_identity().await?;
+        let opened = verified.open(&us)?;
+        let transfer_id = opened.body.transfer_id.clone();
+        for (meta, material) in &opened.keys {
+            if let Some(d) = &meta.attributes.digest_sha256 {
+                if hex::encode(sha2::Sha256::digest(material.expose_secret())) != *d {
+                    return Err(TransferError::Undecryptable(meta.id.clone()).into());
+                }
+            }
+        }
+        let wallet_rec = match wallet {
+            Some(w) => {
+                let rec = self.load_wallet(w).await?;
+                self.authorize(who, &Action::ManageWallet { wallet_id: &rec.id })
+                    .await?;
+                Some(rec)
+            }
+            None => None,
+        };
+        if !opened.body.data_units.is_empty() && wallet_rec.is_none() {
+            return Err(ServiceError::InvalidArgument(format!(
+                "wallet: the file carries {} data units; name the key group (wallet) they belong to on this cluster",
+                opened.body.data_units.len()
+            )));
+        }
+        let owner = self.subject(who).await?.owner_tag();
+        let now = now_secs();
+        let mut new_objs = Vec::new();
+        let mut skipped_ids = Vec::new();
+        for (meta, material) in &opened.keys {
+            if self.store.get_object(&meta.id).await?.is_some() {
+                skipped_ids.push(meta.id.clone());
+                continue;
+            }
+            let master_key = self.master_key.get();
+            let wrapped = self.rot.wrap(&master_key, &meta.id, material)?;
+            new_objs.push(StoredObject {
+                meta: meta.clone(),
+                wrapped: Some(wrapped.to_bytes()),
+                master_key_id: Some(master_key.0),
+                hlc: to_db(self.hlc.now()),
+                origin_node: self.node.node_id.clone(),
+                owner: Some(owner.clone()),
+            });
+        }
+        let new_ids: std::collections::HashSet<&str> =
+            new_objs.iter().map(|o| o.meta.id.as_str()).collect();
+        // Data units: an existing unit (same ID, or same external unique ID) is reused;
+        // links are added for the keys created now (which no unit here can link yet).
+        let mut units = Vec::new();
+        let mut links = Vec::new();
+        for u in &opened.body.data_units {
+            let wanted: Vec<&KeyUseEntry> = u
+                .keys
+                .iter()
+                .filter(|k| new_ids.contains(k.key_id.as_str()))
+                .collect();
+            let mut existing = self.store.data_unit(DataUnitLookup::Id(&u.id)).await?;
+            if existing.is_none() {
+                if let Some(uid) = &u.external_unique_id {
+                    existing = self.store.data_unit(DataUnitLookup::UniqueId(uid)).await?;
+                }
+            }
+            let unit_id = match existing {
+                Some(e) => e.id,
+                None => {
+                    let Some(w) = &wallet_rec else { continue };
+                    if !is_valid_object_id(&u.id) {
+                        return Err(TransferError::Malformed(format!(
+                            "data unit ID {:?} is not a UUID",
+                            u.id.chars().take(64).collect::<String>()
+                        ))
+                        .into());
+                    }
+                    units.push(DataUnitRecord {
+                        id: u.id.clone(),
+                        external_tag: u.external_tag.clone(),
+                        external_unique_id: u.external_unique_id.clone(),
+                        wallet_id: w.id.clone(),
+                        description: u.description.clone(),
+                        state: "active".into(),
+                        created_by: Some(owner.clone()),
+                        created_at: u.created_at,
+                        updated_at: now,
+                        hlc: to_db(self.hlc.now()),
+                        origin_node: self.node.node_id.clone(),
+                    });
+                    u.id.clone()
+                }
+            };
+            for k in wanted {
+                links.push((
+                    DataUnitKeyRecord {
+                        data_unit_id: unit_id.clone(),
+                        key_id: k.key_id.clone(),
+                        first_used_at: k.first_used_at,
+                        last_used_at: k.last_used_at,
+                        writes: k.writes,
+                        reads: k.reads,
+                        bytes_written: k.bytes_written,
+                        bytes_read: k.bytes_read,
+                    },
+                    to_db(self.hlc.now()),
+                ));
+            }
+        }
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        for obj in &new_objs {
+            tx.insert_object(obj).await?;
+            if let Some(w) = &wallet_rec {
+                tx.add_wallet_object(&w.id, &obj.meta.id, Some(&owner), now, obj.hlc)
+                    .await?;
+            }
+        }
+        tx.insert_data_units(&units).await?;
+        tx.insert_first_links(&links).await?;
+        let imported_ids: Vec<String> = new_objs.iter().map(|o| o.meta.id.clone()).collect();
+        let ev = self.event(
+            who,
+            action,
+            Some(&transfer_id),
+            Outcome::Success,
+            Some(format!(
+                "from partner {} ({}): {} imported, {} skipped, {} data units; imported {}",
+                partner.name,
+                partner.fingerprint,
+                imported_ids.len(),
+                skipped_ids.len(),
+                units.len(),
+                imported_ids.join(",")
+            )),
+        );
+        tx.append_audit(&ev, now_millis()).await?;
+        tx.commit().await?;
+        Ok(TransferImportReport {
+            transfer_id,
+            partner: partner.name,
+            imported: imported_ids.len(),
+            skipped: skipped_ids.len(),
+            imported_ids,
+            skipped_ids,
+            data_units_imported: units.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Algorithm, Attributes, KmipAttribute, ObjectType, State};
+    use crate::kmip::tags as t;
+
+    fn meta(extractable: Option<bool>) -> ObjectMeta {
+        let kmip = extractable
+            .map(|e| KmipAttribute {
+                name: "Extractable".into(),
+                ttlv_hex: hex::encode(Ttlv::boolean(t::EXTRACTABLE, e).encode()),
+            })
+            .into_iter()
+            .collect();
+        ObjectMeta {
+            id: new_object_id(),
+            object_type: ObjectType::SymmetricKey,
+            algorithm: Some(Algorithm::Aes),
+            length: Some(256),
+            state: State::Active,
+            name: None,
+            attributes: Attributes {
+                kmip,
+                ..Attributes::default()
+            },
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn only_an_extractable_attribute_of_false_keeps_a_key_in() {
+        assert!(marked_non_extractable(&meta(Some(false))));
+        assert!(!marked_non_extractable(&meta(Some(true))));
+        assert!(!marked_non_extractable(&meta(None)));
+    }
+
+    #[test]
+    fn transfer_ids_and_partner_names_are_checked() {
+        assert!(checked_transfer_id("0190f0a0-0000-7000-8000-000000000001").is_ok());
+        assert!(checked_transfer_id("../../etc/passwd").is_err());
+        assert!(partner_name_check("dc-west.2").is_ok());
+        assert!(partner_name_check("dc west").is_err());
+        assert!(partner_name_check("").is_err());
+    }
+}
