@@ -207,6 +207,14 @@ pub struct Pkcs11Config {
     /// answering.
     #[serde(default)]
     pub fallback: Vec<Pkcs11Config>,
+    /// With fallbacks: an HSM in use whose calls make no progress for this long is
+    /// treated as hung and new requests go to the next one. Default 10,000 ms.
+    #[serde(default = "default_call_timeout_ms")]
+    pub call_timeout_ms: u64,
+}
+
+fn default_call_timeout_ms() -> u64 {
+    10_000
 }
 
 /// `[root_of_trust]` with `kind = "software"`.
@@ -823,6 +831,12 @@ impl Config {
                 return Err(invalid(
                     "root_of_trust.session_pool_size",
                     "must be 1 to 256",
+                ));
+            }
+            if !(100..=600_000).contains(&p.call_timeout_ms) {
+                return Err(invalid(
+                    "root_of_trust.call_timeout_ms",
+                    "must be 100 to 600,000",
                 ));
             }
             let mut labels = vec![p.token_label.as_str()];

@@ -103,6 +103,7 @@ fn open_failover(
         }
     }
     let rot = FailoverRot::new(members)?;
+    rot.watch(std::time::Duration::from_millis(p.call_timeout_ms));
     // A fallback must be able to sign audit checkpoints the moment it is in use.
     if let Err(e) = rot.ensure_signing_key() {
         tracing::warn!(error = %e, "no HSM could make sure of an audit signing key");

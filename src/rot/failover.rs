@@ -6,12 +6,80 @@
 //! that does not verify is an answer, not an outage: it is returned at once, since
 //! every member holds the same key and would refuse it too.
 //!
+//! An HSM can also stop answering without failing: a call that never returns. A
+//! PKCS#11 call cannot be cancelled, so a watchdog ([`FailoverRot::watch`]) looks at
+//! the HSM in use instead: when calls are outstanding on it and none has started on an
+//! idle HSM or finished for the call timeout, it moves the HSM in use to the next one,
+//! so new requests go there. Requests already stuck in the hung HSM stay stuck until
+//! it returns (their clients time out).
+//!
 //! The HSM in use stays in use while it answers; there is no automatic return to the
 //! primary (flapping between HSMs helps nobody). A restart starts on the primary again.
 
 use super::{Health, MasterKeyId, RootOfTrust, RotError, RotKind, WrappedKey};
 use crate::secret::KeyMaterial;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Calls in flight on one HSM, for the watchdog.
+#[derive(Debug, Default)]
+struct Activity {
+    outstanding: AtomicU64,
+    /// Milliseconds since `Shared::epoch` when a call last started on an idle HSM or
+    /// finished.
+    last_progress_ms: AtomicU64,
+}
+
+/// What the calls and the watchdog share.
+#[derive(Debug)]
+struct Shared {
+    active: AtomicUsize,
+    switches: AtomicU64,
+    activity: Vec<Activity>,
+    roles: Vec<String>,
+    epoch: std::time::Instant,
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// True when `i` has calls outstanding and none made progress for `timeout`.
+    fn stalled(&self, i: usize, timeout: Duration) -> bool {
+        let a = &self.activity[i];
+        let idle_for = self
+            .now_ms()
+            .saturating_sub(a.last_progress_ms.load(Ordering::Acquire));
+        a.outstanding.load(Ordering::Acquire) > 0 && u128::from(idle_for) > timeout.as_millis()
+    }
+}
+
+/// Counts one call on an HSM while it runs.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    i: usize,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared, i: usize) -> InFlight<'a> {
+        let a = &shared.activity[i];
+        if a.outstanding.fetch_add(1, Ordering::AcqRel) == 0 {
+            a.last_progress_ms.store(shared.now_ms(), Ordering::Release);
+        }
+        InFlight { shared, i }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let a = &self.shared.activity[self.i];
+        a.last_progress_ms
+            .store(self.shared.now_ms(), Ordering::Release);
+        a.outstanding.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// One HSM of a failover group.
 pub struct Member {
@@ -24,8 +92,7 @@ pub struct Member {
 /// A primary HSM and its fallbacks, used as one root of trust.
 pub struct FailoverRot {
     members: Vec<Member>,
-    active: AtomicUsize,
-    switches: AtomicU64,
+    shared: Arc<Shared>,
 }
 
 /// Errors after which the next HSM is tried.
@@ -50,21 +117,73 @@ impl FailoverRot {
                 "a failover root of trust needs at least one HSM".into(),
             ));
         }
-        Ok(FailoverRot {
-            members,
+        let shared = Shared {
             active: AtomicUsize::new(0),
             switches: AtomicU64::new(0),
+            activity: members.iter().map(|_| Activity::default()).collect(),
+            roles: members.iter().map(|m| m.role.clone()).collect(),
+            epoch: std::time::Instant::now(),
+        };
+        Ok(FailoverRot {
+            members,
+            shared: Arc::new(shared),
         })
     }
 
     /// Index of the HSM in use (0 is the primary).
     pub fn in_use(&self) -> usize {
-        self.active.load(Ordering::Acquire)
+        self.shared.active.load(Ordering::Acquire)
     }
 
     /// How often the HSM in use has changed since start.
     pub fn switches(&self) -> u64 {
-        self.switches.load(Ordering::Relaxed)
+        self.shared.switches.load(Ordering::Relaxed)
+    }
+
+    /// Starts the watchdog: when the HSM in use has had calls outstanding and made no
+    /// progress for `timeout`, new calls go to the next HSM that is not stalled too. The
+    /// thread ends when this root of trust is dropped. Nothing to watch with one HSM.
+    pub fn watch(&self, timeout: Duration) {
+        if self.members.len() < 2 {
+            return;
+        }
+        let shared: Weak<Shared> = Arc::downgrade(&self.shared);
+        let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+        let spawned = std::thread::Builder::new()
+            .name("clavis-hsm-watchdog".into())
+            .spawn(move || loop {
+                std::thread::sleep(tick);
+                let Some(s) = shared.upgrade() else {
+                    return;
+                };
+                let now = s.active.load(Ordering::Acquire);
+                if !s.stalled(now, timeout) {
+                    continue;
+                }
+                let n = s.roles.len();
+                let Some(next) = (1..n).map(|k| (now + k) % n).find(|&j| !s.stalled(j, timeout))
+                else {
+                    tracing::error!(timeout_ms = timeout.as_millis() as u64, "every HSM has stopped answering");
+                    continue;
+                };
+                if s
+                    .active
+                    .compare_exchange(now, next, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    s.switches.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        from = %s.roles[now],
+                        to = %s.roles[next],
+                        timeout_ms = timeout.as_millis() as u64,
+                        "the HSM in use has not answered a call within the timeout; new requests go to the {}",
+                        s.roles[next]
+                    );
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the HSM watchdog; hung HSMs will not be detected");
+        }
     }
 
     /// Runs `f` on the HSM in use, then on each other one while they fail with an
@@ -80,15 +199,20 @@ impl FailoverRot {
         for k in 0..n {
             let i = (start + k) % n;
             let m = &self.members[i];
-            match f(m.rot.as_ref()) {
+            let answer = {
+                let _counted = InFlight::enter(&self.shared, i);
+                f(m.rot.as_ref())
+            };
+            match answer {
                 Ok(v) => {
                     if i != start
                         && self
+                            .shared
                             .active
                             .compare_exchange(start, i, Ordering::AcqRel, Ordering::Acquire)
                             .is_ok()
                     {
-                        self.switches.fetch_add(1, Ordering::Relaxed);
+                        self.shared.switches.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(
                             from = %self.members[start].role,
                             to = %m.role,
@@ -297,5 +421,168 @@ impl RootOfTrust for FailoverRot {
             .collect::<Vec<_>>()
             .join("; ");
         Health { ok, detail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! SoftHSM2 cannot be made to hang, so these tests put a software root of trust
+    //! behind a switch that makes its calls block, the way a wedged HSM or a network
+    //! HSM behind a dead link does.
+    use super::*;
+    use crate::rot::software::SoftwareRot;
+    use std::sync::atomic::AtomicBool;
+
+    struct Stalling {
+        inner: SoftwareRot,
+        stalled: Arc<AtomicBool>,
+    }
+
+    impl Stalling {
+        fn wait(&self) {
+            while self.stalled.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    impl RootOfTrust for Stalling {
+        fn kind(&self) -> RotKind {
+            self.inner.kind()
+        }
+        fn describe(&self) -> String {
+            "stalling".into()
+        }
+        fn generate_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
+            self.inner.generate_master_key(id)
+        }
+        fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError> {
+            self.wait();
+            self.inner.has_master_key(id)
+        }
+        fn destroy_master_key(&self, id: &MasterKeyId) -> Result<(), RotError> {
+            self.inner.destroy_master_key(id)
+        }
+        fn wrap(
+            &self,
+            master: &MasterKeyId,
+            object_id: &str,
+            key: &KeyMaterial,
+        ) -> Result<WrappedKey, RotError> {
+            self.wait();
+            self.inner.wrap(master, object_id, key)
+        }
+        fn unwrap(&self, wrapped: &WrappedKey, object_id: &str) -> Result<KeyMaterial, RotError> {
+            self.wait();
+            self.inner.unwrap(wrapped, object_id)
+        }
+        fn random(&self, len: usize) -> Result<KeyMaterial, RotError> {
+            self.wait();
+            self.inner.random(len)
+        }
+        fn ensure_signing_key(&self) -> Result<(), RotError> {
+            self.inner.ensure_signing_key()
+        }
+        fn sign(&self, data: &[u8]) -> Result<Vec<u8>, RotError> {
+            self.wait();
+            self.inner.sign(data)
+        }
+        fn signing_public_key(&self) -> Result<Vec<u8>, RotError> {
+            self.inner.signing_public_key()
+        }
+        fn health(&self) -> Health {
+            self.inner.health()
+        }
+    }
+
+    /// Two members over the same sealed master key file; the primary can be stalled.
+    fn group(dir: &std::path::Path) -> (FailoverRot, Arc<AtomicBool>, MasterKeyId) {
+        let path = dir.join("mk.sealed");
+        let pass = || secrecy::SecretString::from("correct horse battery staple".to_owned());
+        let mk = MasterKeyId("mk-1".into());
+        SoftwareRot::create(&path, pass())
+            .and_then(|r| r.generate_master_key(&mk))
+            .unwrap_or_else(|e| panic!("create: {e}"));
+        let stalled = Arc::new(AtomicBool::new(false));
+        let open = || SoftwareRot::open(&path, pass()).unwrap_or_else(|e| panic!("open: {e}"));
+        let rot = FailoverRot::new(vec![
+            Member {
+                role: "primary".into(),
+                rot: Box::new(Stalling {
+                    inner: open(),
+                    stalled: stalled.clone(),
+                }),
+            },
+            Member {
+                role: "fallback 1".into(),
+                rot: Box::new(open()),
+            },
+        ])
+        .unwrap_or_else(|e| panic!("group: {e}"));
+        (rot, stalled, mk)
+    }
+
+    #[test]
+    fn a_hung_primary_is_left_for_the_fallback_after_the_timeout() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let (rot, stalled, mk) = group(dir.path());
+        let rot = Arc::new(rot);
+        rot.watch(Duration::from_millis(200));
+        let key = KeyMaterial::new(vec![7; 32]);
+        let before = rot
+            .wrap(&mk, "obj-1", &key)
+            .unwrap_or_else(|e| panic!("wrap: {e}"));
+        assert_eq!(rot.in_use(), 0);
+
+        stalled.store(true, Ordering::Release);
+        let stuck = {
+            let rot = rot.clone();
+            let mk = mk.clone();
+            std::thread::spawn(move || {
+                rot.wrap(&mk, "obj-2", &KeyMaterial::new(vec![8; 32]))
+                    .is_ok()
+            })
+        };
+        // Well past the timeout, the watchdog has moved new calls to the fallback.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while rot.in_use() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the watchdog never switched"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(rot.in_use(), 1);
+        assert_eq!(rot.switches(), 1);
+        assert!(rot.describe().contains("fallback 1 (in use)"));
+        let t = std::time::Instant::now();
+        let back = rot
+            .unwrap(&before, "obj-1")
+            .unwrap_or_else(|e| panic!("unwrap: {e}"));
+        assert!(back == key, "the fallback unwraps what the primary wrapped");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "a call waited for the hung HSM"
+        );
+
+        // The stuck call finishes when the primary comes back; nothing switches again.
+        stalled.store(false, Ordering::Release);
+        assert!(stuck.join().unwrap_or(false));
+        assert_eq!(rot.in_use(), 1);
+    }
+
+    #[test]
+    fn a_slow_but_answering_hsm_is_not_left() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let (rot, _stalled, mk) = group(dir.path());
+        rot.watch(Duration::from_millis(200));
+        let key = KeyMaterial::new(vec![9; 32]);
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_millis(800) {
+            rot.wrap(&mk, "obj", &key)
+                .unwrap_or_else(|e| panic!("wrap: {e}"));
+        }
+        assert_eq!(rot.in_use(), 0);
+        assert_eq!(rot.switches(), 0);
     }
 }

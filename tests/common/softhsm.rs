@@ -93,6 +93,7 @@ impl SoftHsm {
                 session_pool_size: None,
                 master_key_exportable: false,
                 fallback: Vec::new(),
+                call_timeout_ms: 10_000,
             },
             config_dir: self.dir.path().to_path_buf(),
         }

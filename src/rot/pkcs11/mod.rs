@@ -1143,6 +1143,7 @@ mod tests {
             session_pool_size: None,
             master_key_exportable: false,
             fallback: Vec::new(),
+            call_timeout_ms: 10_000,
         };
         match read_pin(&cfg) {
             Err(e) => assert!(e.to_string().contains("CLAVIS_TEST_NO_SUCH_PIN_VARIABLE")),
