@@ -82,6 +82,31 @@ pub struct RotationStatus {
     pub in_progress: bool,
 }
 
+/// A request that read the old master key just before a rotation may still commit a
+/// key wrapped under it after the re-wrap found none; the old key is destroyed only
+/// once it has been found unused for this long.
+const RETIRE_GRACE: Duration = Duration::from_secs(3);
+
+/// What the re-wrapper remembers between passes.
+struct RewrapState {
+    /// Rows whose blob would not unwrap (left alone, counted as failed).
+    skip: HashSet<String>,
+    /// When each master key was first found with nothing under it.
+    clean_since: std::collections::HashMap<String, std::time::Instant>,
+    /// How long a key must stay clean before it is destroyed.
+    grace: Duration,
+}
+
+impl RewrapState {
+    fn new(grace: Duration) -> Self {
+        RewrapState {
+            skip: HashSet::new(),
+            clean_since: Default::default(),
+            grace,
+        }
+    }
+}
+
 /// What one pass of the re-wrapper did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
@@ -203,12 +228,14 @@ impl KeyService {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<u64, ServiceError> {
         let total = u64::try_from(self.rotation_report().await?.remaining).unwrap_or(0);
-        let mut skip = HashSet::new();
+        // Offline (a restore): no request can wrap under the old key meanwhile.
+        let mut state = RewrapState::new(Duration::ZERO);
         let mut done = 0;
-        while let Pass::Worked(n) = self.rewrap_pass(1000, &mut skip).await? {
+        while let Pass::Worked(n) = self.rewrap_pass(1000, &mut state).await? {
             done += n;
             progress(done.min(total), total);
         }
+        let skip = state.skip;
         if !skip.is_empty() {
             return Err(ServiceError::Internal(format!(
                 "{} keys would not unwrap and stay under their old master key (see the log)",
@@ -375,11 +402,8 @@ impl KeyService {
 
     /// One pass: re-wraps up to `batch` keys under a retiring master key this node
     /// holds, or retires one that nothing is wrapped under any more.
-    async fn rewrap_pass(
-        &self,
-        batch: u64,
-        skip: &mut HashSet<String>,
-    ) -> Result<Pass, ServiceError> {
+    async fn rewrap_pass(&self, batch: u64, state: &mut RewrapState) -> Result<Pass, ServiceError> {
+        let skip = &mut state.skip;
         let mut keys = self.store.master_keys().await?;
         if self.confirm_holdings(&keys).await? {
             keys = self.store.master_keys().await?;
@@ -416,6 +440,7 @@ impl KeyService {
                 continue;
             }
             if !rows.is_empty() {
+                state.clean_since.remove(&k.id);
                 return self
                     .rewrap_rows(rows, &active, skip)
                     .await
@@ -429,6 +454,14 @@ impl KeyService {
                 // Only rows that would not unwrap are left: keep the key for them.
                 continue;
             }
+            let since = *state
+                .clean_since
+                .entry(k.id.clone())
+                .or_insert_with(std::time::Instant::now);
+            if since.elapsed() < state.grace {
+                continue;
+            }
+            state.clean_since.remove(&k.id);
             self.retire(k, &old).await?;
             return Ok(Pass::Worked(0));
         }
@@ -558,10 +591,10 @@ pub async fn run_rewrapper(
 ) {
     let per_second = settings.per_second.max(1);
     let batch = settings.batch.clamp(1, per_second);
-    let mut skip = HashSet::new();
+    let mut state = RewrapState::new(RETIRE_GRACE);
     loop {
         let started = std::time::Instant::now();
-        let wait = match svc.rewrap_pass(batch, &mut skip).await {
+        let wait = match svc.rewrap_pass(batch, &mut state).await {
             Ok(Pass::Worked(n)) => Duration::from_secs_f64(n as f64 / per_second as f64)
                 .saturating_sub(started.elapsed()),
             Ok(Pass::Idle) => Duration::from_secs(1),
