@@ -511,6 +511,30 @@ async fn restore_rewraps_into_an_hsm_with_another_master_key() {
         text.contains("re-wrapped under master key site-b-master"),
         "{text}"
     );
+    // The old cluster's node is still listed: the backup's key waits for its removal.
+    assert!(text.contains("stays in this root of trust until"), "{text}");
+
+    let node = NodeProcess::start(&b_dir.config_path);
+    let mut c = client(&node.addr, &b_dir.ca_pem(), &admin);
+    let status = rotation(&mut c).await;
+    assert_eq!(status["active"], "site-b-master", "{status}");
+    assert_eq!(status["remaining"], 0, "{status}");
+    let (s, v) = call(
+        &mut c,
+        Method::DELETE,
+        &format!("/v1/cluster/nodes/{}", init.node_id),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rotation(&mut c).await["in_progress"] == true {
+        assert!(
+            Instant::now() < deadline,
+            "the backup's master key was not retired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     {
         let rot_b = Pkcs11Rot::open(&site_b.config, &site_b.config_dir).expect("open b");
         assert!(rot_b.has_master_key(&theirs).expect("lookup"));
@@ -519,12 +543,6 @@ async fn restore_rewraps_into_an_hsm_with_another_master_key() {
             "the backup's master key is still in site B's token"
         );
     }
-
-    let node = NodeProcess::start(&b_dir.config_path);
-    let mut c = client(&node.addr, &b_dir.ca_pem(), &admin);
-    let status = rotation(&mut c).await;
-    assert_eq!(status["active"], "site-b-master", "{status}");
-    assert_eq!(status["remaining"], 0, "{status}");
     for (id, material) in &keys {
         let (s, m) = call(
             &mut c,

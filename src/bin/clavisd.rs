@@ -304,15 +304,22 @@ impl ProgressBar {
 
 async fn rewrap_restored(cfg: &Config, target: clavis::node::RewrapTarget) -> anyhow::Result<()> {
     let mut bar = ProgressBar::default();
-    let (mk, n) = clavis::node::rewrap_restored(cfg, target, |done, total| {
+    let (mk, n, kept) = clavis::node::rewrap_restored(cfg, target, |done, total| {
         bar.show("re-wrap", done, total);
     })
     .await
     .context("re-wrapping the restored keys failed (the node resumes it when it runs)")?;
-    println!(
-        "{n} restored keys re-wrapped under master key {mk}; the backup's master key is \
-         destroyed in this root of trust."
-    );
+    println!("{n} restored keys re-wrapped under master key {mk}.");
+    if kept.is_empty() {
+        println!("The backup's master key is destroyed in this root of trust.");
+    } else {
+        let ids: Vec<String> = kept.iter().map(|k| k.to_string()).collect();
+        println!(
+            "The backup's master key ({}) stays in this root of trust until the old cluster's \
+             nodes are removed (`clavis cluster remove-node`); the running node then destroys it.",
+            ids.join(", ")
+        );
+    }
     Ok(())
 }
 

@@ -275,15 +275,17 @@ pub fn check_rewrap_target(cfg: &Config, target: &RewrapTarget) -> Result<(), No
 }
 
 /// After a restore: makes `target` the active master key and re-wraps every restored
-/// key under it, then destroys the backup's master key in this root of trust (it came
-/// in from a master-key backup only to be read). `progress(done, total)` counts keys.
-/// Interrupted, it resumes in the background when the node runs. Returns the new
-/// master key and the keys re-wrapped.
+/// key under it. The backup's master key (brought in only to be read) is destroyed in
+/// this root of trust once every listed member has drained it: at once if the node
+/// is alone, else once the old cluster's nodes are removed (the running node does it
+/// then). `progress(done, total)` counts keys. Interrupted, the re-wrap resumes in the
+/// background when the node runs. Returns the new master key, the keys re-wrapped and
+/// the backup's master keys still in this root of trust.
 pub async fn rewrap_restored(
     cfg: &Config,
     target: RewrapTarget,
     progress: impl FnMut(u64, u64),
-) -> Result<(MasterKeyId, u64), NodeError> {
+) -> Result<(MasterKeyId, u64, Vec<MasterKeyId>), NodeError> {
     let node_file = NodeFile::load(&cfg.data_dir())?;
     let rot = open_rot(cfg, false)?;
     let store = Store::open(&cfg.store_url(), cfg.store.max_connections).await?;
@@ -336,6 +338,7 @@ pub async fn rewrap_restored(
             master_key_id: to.0.clone(),
             node_id: node_file.node_id.clone(),
             confirmed_at: now,
+            drained_at: None,
         },
         stamp(),
     )
@@ -346,7 +349,7 @@ pub async fn rewrap_restored(
         .await?
         .ok_or_else(|| NodeError::Other(format!("node {} is not registered", node_file.node_id)))?;
     let svc = crate::service::KeyService::open(
-        rot,
+        rot.clone(),
         store.clone(),
         crate::service::NodeIdentity {
             node_id: node.id,
@@ -363,5 +366,10 @@ pub async fn rewrap_restored(
     .await;
     let done = svc.rewrap_all(progress).await?;
     store.close().await;
-    Ok((to, done))
+    let kept = keys
+        .iter()
+        .map(|k| MasterKeyId(k.id.clone()))
+        .filter(|id| rot.has_master_key(id).unwrap_or(false))
+        .collect();
+    Ok((to, done, kept))
 }

@@ -260,17 +260,22 @@ impl RootOfTrust for FailoverRot {
     }
 
     fn has_master_key(&self, id: &MasterKeyId) -> Result<bool, RotError> {
-        self.run("has_master_key", |r| {
-            if r.has_master_key(id)? {
-                Ok(true)
-            } else {
-                Err(RotError::MasterKeyNotFound(id.clone()))
+        // A question, not a call to serve: ask each HSM in turn without moving the one
+        // in use (a key retired in one HSM and not yet in another is no outage).
+        let n = self.members.len();
+        let start = self.in_use();
+        let (mut answered, mut last) = (false, None);
+        for k in 0..n {
+            match self.members[(start + k) % n].rot.has_master_key(id) {
+                Ok(true) => return Ok(true),
+                Ok(false) => answered = true,
+                Err(e) => last = Some(e),
             }
-        })
-        .or_else(|e| match e {
-            RotError::MasterKeyNotFound(_) => Ok(false),
-            other => Err(other),
-        })
+        }
+        match last {
+            Some(e) if !answered => Err(e),
+            _ => Ok(false),
+        }
     }
 
     fn holds_everywhere(&self, id: &MasterKeyId) -> Result<bool, RotError> {

@@ -43,6 +43,8 @@ pub struct RotationCounters {
     rewrapped: AtomicU64,
     failed: AtomicU64,
     wake: tokio::sync::Notify,
+    /// The missing active key last complained about (once per key, not per pass).
+    warned_missing: std::sync::Mutex<Option<String>>,
 }
 
 /// One master key as rotation sees it.
@@ -183,6 +185,7 @@ impl KeyService {
                             master_key_id: new.0.clone(),
                             node_id: self.node.node_id.clone(),
                             confirmed_at: now,
+                            drained_at: None,
                         },
                         to_db(self.hlc.now()),
                     )
@@ -201,10 +204,20 @@ impl KeyService {
             }
             .await;
             if let Err(e) = committed {
-                // Nothing refers to the new key yet: take it out again.
-                let rot = self.rot.clone();
-                let id = new.clone();
-                let _ = tokio::task::spawn_blocking(move || rot.destroy_master_key(&id)).await;
+                // A commit can fail in the reply yet have happened: take the new key out
+                // again only if the database does not name it.
+                let recorded = self
+                    .store
+                    .master_keys()
+                    .await
+                    .map(|ks| ks.iter().any(|k| k.id == new.0));
+                if recorded.is_ok_and(|r| !r) {
+                    let rot = self.rot.clone();
+                    let id = new.clone();
+                    let _ = tokio::task::spawn_blocking(move || rot.destroy_master_key(&id)).await;
+                } else {
+                    tracing::warn!(master_key = %new, error = %e, "the rotation's commit reported an error; the new key is kept in the HSM in case it went through");
+                }
                 return Err(e);
             }
             if !wait {
@@ -335,16 +348,23 @@ impl KeyService {
             tracing::info!(old = %current, new = %id, "now wrapping new keys under the replica's active master key");
             self.master_key.set(id);
         } else {
-            tracing::error!(master_key = %id, "the replica's active master key is not in this node's root of trust; new keys stay wrapped under {current}");
+            let mut warned = self
+                .rotation
+                .warned_missing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if warned.as_deref() != Some(id.0.as_str()) {
+                tracing::error!(master_key = %id, "the replica's active master key is not in this node's root of trust; new keys stay wrapped under {current}");
+                *warned = Some(id.0.clone());
+            }
         }
     }
 
     /// Records, once each, the live master keys this node's root of trust holds; makes
     /// a pending key active once every active member holds it.
     async fn confirm_holdings(&self, keys: &[MasterKeyRecord]) -> Result<bool, ServiceError> {
-        if self.store.is_read_only() {
-            return Ok(false);
-        }
+        // A read-only node records its holdings too (rotation waits for every member),
+        // but leaves the activation to a writable one.
         for k in keys
             .iter()
             .filter(|k| k.state == "pending" || k.state == "active")
@@ -359,6 +379,7 @@ impl KeyService {
                         master_key_id: k.id.clone(),
                         node_id: self.node.node_id.clone(),
                         confirmed_at: now_secs(),
+                        drained_at: None,
                     },
                     to_db(self.hlc.now()),
                 )
@@ -370,6 +391,9 @@ impl KeyService {
         let Some(pending) = keys.iter().find(|k| k.state == "pending") else {
             return Ok(false);
         };
+        if self.store.is_read_only() {
+            return Ok(false);
+        }
         let holders = self.store.master_key_holders(&pending.id).await?;
         let members = self.store.cluster_nodes().await?;
         if members
@@ -416,6 +440,9 @@ impl KeyService {
         {
             let old = MasterKeyId(k.id.clone());
             if !self.holds(&old).await {
+                if k.state != "destroyed" && self.drain(k).await? {
+                    return Ok(Pass::Worked(0));
+                }
                 continue;
             }
             let limit =
@@ -461,9 +488,16 @@ impl KeyService {
             if since.elapsed() < state.grace {
                 continue;
             }
+            if self.drain(k).await? {
+                return Ok(Pass::Worked(0));
+            }
+            if !self.drained_everywhere(&k.id).await? {
+                continue;
+            }
             state.clean_since.remove(&k.id);
-            self.retire(k, &old).await?;
-            return Ok(Pass::Worked(0));
+            if self.retire(k, &old).await? {
+                return Ok(Pass::Worked(0));
+            }
         }
         Ok(Pass::Idle)
     }
@@ -530,13 +564,70 @@ impl KeyService {
         Ok(done)
     }
 
-    /// Nothing is wrapped under `old` any more: records it destroyed and destroys it.
-    async fn retire(&self, k: &MasterKeyRecord, old: &MasterKeyId) -> Result<(), ServiceError> {
-        if k.state != "destroyed" && !self.store.is_read_only() {
+    /// Records, once, that this node holds nothing under retiring key `k` (counted in
+    /// the transaction that records it; nothing new can be stored under a retiring key).
+    /// True when it wrote the record.
+    async fn drain(&self, k: &MasterKeyRecord) -> Result<bool, ServiceError> {
+        if k.state != "retiring" {
+            return Ok(false);
+        }
+        if self
+            .store
+            .master_key_drained(&k.id)
+            .await?
+            .contains(&self.node.node_id)
+        {
+            return Ok(false);
+        }
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        if tx.count_wrapped_under_in_tx(&k.id).await? > 0 {
+            return Ok(false);
+        }
+        let now = now_secs();
+        tx.put_master_key_holder(
+            &MasterKeyHolder {
+                master_key_id: k.id.clone(),
+                node_id: self.node.node_id.clone(),
+                confirmed_at: now,
+                drained_at: Some(now),
+            },
+            to_db(self.hlc.now()),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(master_key = %k.id, "this node holds nothing under the retiring master key any more");
+        Ok(true)
+    }
+
+    /// True when every active member has drained master key `id`.
+    async fn drained_everywhere(&self, id: &str) -> Result<bool, ServiceError> {
+        let drained = self.store.master_key_drained(id).await?;
+        Ok(self
+            .store
+            .cluster_nodes()
+            .await?
+            .iter()
+            .filter(|n| n.member_state == "active")
+            .all(|n| drained.contains(&n.id)))
+    }
+
+    /// Every member has drained `old`: records it destroyed (re-counting in that
+    /// transaction, which on PostgreSQL waits for writers holding the key's row) and
+    /// destroys it in this root of trust. False when something arrived under it.
+    async fn retire(&self, k: &MasterKeyRecord, old: &MasterKeyId) -> Result<bool, ServiceError> {
+        if !self.store.is_read_only() {
             let now = now_secs();
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
-            tx.set_master_key_state(&k.id, "destroyed", to_db(self.hlc.now()), now)
+            let first = tx
+                .set_master_key_state(&k.id, "destroyed", to_db(self.hlc.now()), now)
                 .await?;
+            if tx.count_wrapped_under_in_tx(&k.id).await? > 0 {
+                return Ok(false);
+            }
+            if !first {
+                tx.commit().await?;
+                return self.destroy_here(old).await.map(|()| true);
+            }
             let ev = self.event(
                 &Principal::system("rotation"),
                 "master_key.retire",
@@ -547,6 +638,10 @@ impl KeyService {
             tx.append_audit(&ev, crate::audit::now_ms()).await?;
             tx.commit().await?;
         }
+        self.destroy_here(old).await.map(|()| true)
+    }
+
+    async fn destroy_here(&self, old: &MasterKeyId) -> Result<(), ServiceError> {
         let rot = self.rot.clone();
         let id = old.clone();
         tokio::task::spawn_blocking(move || rot.destroy_master_key(&id))

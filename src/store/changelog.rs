@@ -85,7 +85,13 @@ impl WriteTx {
         if self.replaying {
             return Ok(0);
         }
-        if let Some(w) = &self.read_only {
+        // A read-only node still reports its own master-key holdings: rotation waits
+        // for every member's.
+        if let Some(w) = self
+            .read_only
+            .as_ref()
+            .filter(|_| entity != "master_key_holder")
+        {
             return Err(StoreError::ReadOnly(w.clone()));
         }
         let (origin, seq) = match self.seq.as_mut() {

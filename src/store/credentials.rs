@@ -153,22 +153,28 @@ impl WriteTx {
         row.as_ref().map(decode_credential).transpose()
     }
 
-    /// Moves a master key to `state` (`active`, `retiring`, `destroyed`) and logs it.
+    /// Moves a master key forward to `state` (`active`, `retiring`, `destroyed`) and
+    /// logs it; false (nothing changed) when it is there or further already.
     pub async fn set_master_key_state(
         &mut self,
         id: &str,
         state: &str,
         hlc: i64,
         now: i64,
-    ) -> Result<(), StoreError> {
-        let row = sqlx::query(
-            "UPDATE master_keys SET state = $1 WHERE id = $2 RETURNING rot_kind, created_at",
-        )
+    ) -> Result<bool, StoreError> {
+        // Forward only: a stale view never moves a key back.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE master_keys SET state = $1 WHERE id = $2 AND {} < $3 RETURNING rot_kind, created_at",
+            super::master_key_holders::rank_sql("state")
+        )))
         .bind(state.to_owned())
         .bind(id.to_owned())
+        .bind(super::state_rank(state))
         .fetch_optional(self.conn())
-        .await?
-        .ok_or_else(|| StoreError::Conflict(id.to_owned()))?;
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
         let mk = MasterKeyRecord {
             id: id.to_owned(),
             rot_kind: row.try_get(0)?,
@@ -177,6 +183,27 @@ impl WriteTx {
         };
         self.log_change(hlc, "master_key", id, ChangeOp::Upsert, &json(&mk), now)
             .await?;
+        Ok(true)
+    }
+
+    /// A peer's master-key record: inserted, or its state moved forward (never back,
+    /// whichever change arrives last).
+    pub(super) async fn merge_master_key(
+        &mut self,
+        mk: &MasterKeyRecord,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO master_keys (id, rot_kind, state, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state WHERE {} < {}",
+            super::master_key_holders::rank_sql("master_keys.state"),
+            super::master_key_holders::rank_sql("excluded.state")
+        )))
+        .bind(mk.id.clone())
+        .bind(mk.rot_kind.clone())
+        .bind(mk.state.clone())
+        .bind(mk.created_at)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
@@ -209,6 +236,7 @@ impl WriteTx {
 
     /// Stores a certificate and its wrapped private key.
     pub async fn insert_credential(&mut self, c: &Credential, hlc: i64) -> Result<(), StoreError> {
+        self.require_live_master_key(&c.master_key_id).await?;
         sqlx::query(
             "INSERT INTO credentials (id, kind, cert_pem, wrapped_key, master_key_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )

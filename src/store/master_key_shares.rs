@@ -42,6 +42,9 @@ impl WriteTx {
         shares: &[MasterKeyShareRecord],
     ) -> Result<(), StoreError> {
         for s in shares {
+            if let Ok(w) = crate::rot::WrappedKey::from_bytes(&s.wrapped) {
+                self.require_live_master_key(&w.master_key_id.0).await?;
+            }
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO master_key_shares ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
             )))

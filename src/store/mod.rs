@@ -34,7 +34,7 @@ pub use cluster::{ClusterNode, NodeMember};
 pub use credentials::{Credential, MasterKeyRecord, NodeAgentAddr, NodeRecord};
 pub use drives::{DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, KeyPolicyRecord, KeyUse};
 pub use endpoints::{EndpointFilter, EndpointRecord, EndpointState};
-pub use master_key_holders::MasterKeyHolder;
+pub use master_key_holders::{state_rank, MasterKeyHolder};
 pub use master_key_shares::MasterKeyShareRecord;
 pub use objects::{ListFilter, StoredObject, Visibility};
 pub use pool::PoolKeyRecord;
@@ -239,6 +239,7 @@ impl Store {
             replaying: false,
             changed: self.changed.clone(),
             read_only: self.read_only.get().cloned(),
+            postgres: self.backend == Backend::Postgres,
             _gate: gate,
         })
     }
@@ -277,6 +278,8 @@ pub struct WriteTx {
     changed: std::sync::Arc<tokio::sync::Notify>,
     /// On a read-only node: where writes go (every logged change is refused).
     read_only: Option<String>,
+    /// On PostgreSQL (row locks where SQLite's single writer needs none).
+    postgres: bool,
     _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 

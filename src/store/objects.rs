@@ -129,6 +129,9 @@ fn attributes_json(obj: &StoredObject) -> Result<String, StoreError> {
 impl WriteTx {
     /// Inserts a new object and logs it.
     pub async fn insert_object(&mut self, obj: &StoredObject) -> Result<i64, StoreError> {
+        if let (Some(_), Some(mk)) = (&obj.wrapped, &obj.master_key_id) {
+            self.require_live_master_key(mk).await?;
+        }
         let attrs = attributes_json(obj)?;
         sqlx::query(
             "INSERT INTO objects (id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node, owner) \
@@ -167,7 +170,9 @@ impl WriteTx {
     }
 
     /// Replaces an object's mutable fields if it still has HLC `expected_hlc`
-    /// (optimistic concurrency: otherwise [`StoreError::Conflict`]), and logs it.
+    /// (optimistic concurrency: otherwise [`StoreError::Conflict`]), and logs it. The
+    /// wrapped key is never replaced here, only removed (destroy): a re-wrap that
+    /// happened since the object was read must not be undone.
     pub async fn update_object(
         &mut self,
         obj: &StoredObject,
@@ -175,7 +180,9 @@ impl WriteTx {
     ) -> Result<i64, StoreError> {
         let attrs = attributes_json(obj)?;
         let done = sqlx::query(
-            "UPDATE objects SET state = $1, name = $2, attributes = $3, wrapped = $4, master_key_id = $5, \
+            "UPDATE objects SET state = $1, name = $2, attributes = $3, \
+             wrapped = CASE WHEN $4 IS NULL THEN NULL ELSE wrapped END, \
+             master_key_id = CASE WHEN $4 IS NULL THEN $5 ELSE master_key_id END, \
              updated_at = $6, hlc = $7, origin_node = $8 WHERE id = $9 AND hlc = $10",
         )
         .bind(obj.meta.state.as_str())

@@ -51,7 +51,12 @@ fn decode(r: &AnyRow) -> Result<PoolKeyRecord, StoreError> {
 impl WriteTx {
     /// Adds ready keys to a pool.
     pub async fn add_pool_keys(&mut self, keys: &[PoolKeyRecord]) -> Result<(), StoreError> {
+        let mut checked: Vec<&str> = Vec::new();
         for k in keys {
+            if !checked.contains(&k.master_key_id.as_str()) {
+                self.require_live_master_key(&k.master_key_id).await?;
+                checked.push(&k.master_key_id);
+            }
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO pool_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             )))

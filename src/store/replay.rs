@@ -69,6 +69,10 @@ impl WriteTx {
     pub(super) async fn replay(&mut self, c: &Change, wins: bool) -> Result<(), StoreError> {
         match c.entity.as_str() {
             "object" => return self.merge_object(c, false).await,
+            "master_key" => {
+                let m: MasterKeyRecord = decode(c)?;
+                return self.merge_master_key(&m).await;
+            }
             "data_unit_key" => return self.merge_data_unit_key(c).await,
             _ => {}
         }
@@ -78,12 +82,6 @@ impl WriteTx {
         let now = c.created_at;
         let hlc = c.hlc;
         match c.entity.as_str() {
-            "master_key" => {
-                let m: MasterKeyRecord = decode(c)?;
-                self.exec1("DELETE FROM master_keys WHERE id = $1", &m.id)
-                    .await?;
-                self.insert_master_key(&m, hlc).await?;
-            }
             "node" => {
                 let n: NodeRecord = decode(c)?;
                 sqlx::query(

@@ -136,7 +136,40 @@ impl Store {
     }
 }
 
+const COUNTS: [&str; 3] = [
+    "SELECT COUNT(*) FROM objects WHERE master_key_id = $1 AND wrapped IS NOT NULL",
+    "SELECT COUNT(*) FROM credentials WHERE master_key_id = $1",
+    "SELECT COUNT(*) FROM pool_keys WHERE master_key_id = $1",
+];
+
 impl WriteTx {
+    /// Keys wrapped under `master_key_id` as this transaction sees them, shares
+    /// included (their envelopes name the key).
+    pub async fn count_wrapped_under_in_tx(
+        &mut self,
+        master_key_id: &str,
+    ) -> Result<i64, StoreError> {
+        let mut n = 0;
+        for sql in COUNTS {
+            let (c,): (i64,) = sqlx::query_as(sql)
+                .bind(master_key_id.to_owned())
+                .fetch_one(self.conn())
+                .await?;
+            n += c;
+        }
+        let shares: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT wrapped FROM master_key_shares")
+            .fetch_all(self.conn())
+            .await?;
+        let under = shares
+            .iter()
+            .filter(|(w,)| {
+                crate::rot::WrappedKey::from_bytes(w)
+                    .is_ok_and(|w| w.master_key_id.0 == master_key_id)
+            })
+            .count();
+        Ok(n + i64::try_from(under).unwrap_or(i64::MAX))
+    }
+
     /// Replaces `row`'s blob (still as read) with `wrapped` under `master_key_id`.
     /// Replicated tables log the change at `hlc`; an object keeps its own version, so
     /// the re-wrap never overrides an attribute edit made elsewhere. False when the row
