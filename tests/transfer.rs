@@ -1,11 +1,14 @@
 //! Key transfer between two independent clusters (SPEC 5.6, 8.3): two `clavisd`
 //! processes, each with its own SoftHSM2 token, data directory, master key and quorum.
 //! They register each other as partners under quorum; cluster A exports keys with
-//! their data units under quorum (a non-exportable key is refused, and nothing is
-//! written); cluster B imports them (material and data units equal), imports the same
-//! file again (everything skipped), and refuses a file signed by an unknown identity,
-//! files with one changed byte (in a key blob, in the attributes, in the signature) and
-//! a file addressed to another cluster, each without changing anything.
+//! their data units under quorum (a non-exportable key, one in no key group and one in
+//! a group without a key policy are refused, and nothing is written; a request is
+//! fixed when asked, so a partner whose identity changed before the last approval gets
+//! nothing); only an executed request's file is fetched; cluster B imports them
+//! (material and data units equal), imports the same file again (everything skipped),
+//! and refuses a file signed by an unknown identity, files with one changed byte (in a
+//! key blob, in the attributes, in the signature) and a file addressed to another
+//! cluster, each without changing anything.
 
 mod common;
 
@@ -99,8 +102,13 @@ impl Cluster {
 
 /// The keys cluster A made before its process started.
 struct Seeded {
-    /// Made by the admin, in no key group.
+    /// Made by the admin, put in key group `tapes` (exportable).
     plain: Vec<String>,
+    /// Made by the admin, in no key group (not exportable).
+    loose: String,
+    /// Made by the admin, in key group `nopolicy`, which has no key policy (not
+    /// exportable: the default policy).
+    unpoliced: String,
     /// Handed to a drive for tapes T00001L9 and T00002L9 (key group `tapes`, exportable).
     tape_keys: Vec<String>,
     /// Handed to a drive for tape V00001L9 (key group `vault`, not exportable).
@@ -155,8 +163,11 @@ async fn seed(node: &Node) -> Seeded {
         tape_keys.push(k.key_id.clone());
     }
     let vault_key = tape_keys.pop().expect("vault key");
+    svc.create_wallet(&admin(), "nopolicy", None)
+        .await
+        .expect("wallet");
     let mut plain = Vec::new();
-    for name in ["plain-1", "plain-2"] {
+    for name in ["plain-1", "plain-2", "loose", "unpoliced"] {
         let req = CreateKey {
             algorithm: clavis::keys::Algorithm::Aes,
             length: 256,
@@ -166,10 +177,22 @@ async fn seed(node: &Node) -> Seeded {
         };
         plain.push(svc.create_key(&admin(), req).await.expect("key").id);
     }
+    let unpoliced = plain.pop().expect("unpoliced");
+    let loose = plain.pop().expect("loose");
+    svc.add_to_wallet(&admin(), "nopolicy", &unpoliced)
+        .await
+        .expect("into nopolicy");
+    for id in &plain {
+        svc.add_to_wallet(&admin(), "tapes", id)
+            .await
+            .expect("into tapes");
+    }
     drop(svc);
     running.stop().await;
     Seeded {
         plain,
+        loose,
+        unpoliced,
         tape_keys,
         vault_key,
     }
@@ -187,7 +210,8 @@ fn transfer_files(dir: &Path) -> Vec<String> {
             } else if p
                 .file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("clavis-transfer-"))
+                // Temporary files (`.clavis-transfer-...tmp`) count too.
+                .is_some_and(|n| n.contains("clavis-transfer-"))
             {
                 out.push(p.display().to_string());
             }
@@ -342,6 +366,21 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
             "{msg}"
         );
     }
+    // A key in no key group, or in one without a key policy, has the default policy:
+    // not exportable.
+    for (key, why) in [
+        (&seeded.loose, "no key group"),
+        (&seeded.unpoliced, "nopolicy"),
+    ] {
+        let op = json!({"action": "transfer_export", "partner": "b", "keys": [key]});
+        let (s, v) = a
+            .admin
+            .call(Method::POST, "/v1/quorum/requests", Some(op))
+            .await;
+        assert_eq!((s, code(&v)), (400, "transfer_not_exportable"), "{v}");
+        let msg = s_(&v["error"]["message"]);
+        assert!(msg.contains(key.as_str()) && msg.contains(why), "{msg}");
+    }
     assert!(transfer_files(a.node.dir.path()).is_empty());
 
     // Exportability is checked again when the last approval runs the export: a key
@@ -399,7 +438,85 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     assert_eq!(s, 200, "{exported}");
     let file = exported["file"].as_str().expect("file").to_owned();
     assert!(file.starts_with("clavis-transfer-1\n"));
+    let files = transfer_files(a.node.dir.path());
+    assert_eq!(files.len(), 1, "one file, no temporary left: {files:?}");
+    assert!(
+        files[0].ends_with(&format!("/clavis-transfer-{tid}.cltr")),
+        "{files:?}"
+    );
+
+    // A file no executed request names is not served, even in the backup directory.
+    let stray_id = clavis::keys::new_object_id();
+    let stray = files[0].replace(&tid, &stray_id);
+    std::fs::write(&stray, &file).expect("stray file");
+    let (s, v) = a
+        .admin
+        .call(
+            Method::GET,
+            &format!("/v1/transfer/exports/{stray_id}"),
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&v)), (404, "not_found"), "{v}");
+    std::fs::remove_file(&stray).expect("remove stray");
+
+    // What the quorum approves is fixed when asked: the partner's fingerprint and the
+    // exact keys (values the caller gives for them are replaced). If the partner's
+    // identity changes before the last approval, nothing is exported.
+    let (s, req) = a
+        .admin
+        .call(
+            Method::POST,
+            "/v1/quorum/requests",
+            Some(json!({
+                "action": "transfer_export", "partner": "b", "data_units": ["T00002L9"],
+                "partner_fingerprint": "00", "key_ids": [seeded.vault_key],
+            })),
+        )
+        .await;
+    assert_eq!(s, 202, "{req}");
+    let op = &req["operation"];
+    assert_eq!(op["partner_fingerprint"], id_b["fingerprint"], "{req}");
+    assert_eq!(op["key_ids"], json!([seeded.tape_keys[1]]), "{req}");
+    assert_eq!(
+        op["data_unit_ids"].as_array().map(Vec::len),
+        Some(1),
+        "{req}"
+    );
+    let (c_id, _) = Identity::generate().expect("identity c");
+    let c_public = c_id.public();
+    let c_json = json!({
+        "encryption_public_key": c_public.encryption_pem(),
+        "signing_public_key": c_public.signing_pem(),
+        "fingerprint": c_public.fingerprint(),
+    });
+    let (s, v) = a
+        .admin
+        .call(Method::DELETE, "/v1/transfer/partners/b", None)
+        .await;
+    assert_eq!(s, 204, "{v}");
+    assert_eq!(register(&mut a, "b", &c_json).await["state"], "executed");
+    let rid = s_(&req["id"]).to_owned();
+    let mut last = Value::Null;
+    for m in a.members.iter_mut() {
+        let (_, v) = m
+            .call(
+                Method::POST,
+                &format!("/v1/quorum/requests/{rid}/approve"),
+                Some(json!({})),
+            )
+            .await;
+        last = v;
+    }
+    assert_eq!(last["state"], "failed", "{last}");
+    assert!(s_(&last["result"]).contains("another identity"), "{last}");
     assert_eq!(transfer_files(a.node.dir.path()).len(), 1);
+    let (s, v) = a
+        .admin
+        .call(Method::DELETE, "/v1/transfer/partners/b", None)
+        .await;
+    assert_eq!(s, 204, "{v}");
+    assert_eq!(register(&mut a, "b", &id_b).await["state"], "executed");
     // No plaintext in the file: no key's material appears in it.
     let mut all: Vec<String> = seeded.plain.clone();
     all.extend(seeded.tape_keys.iter().cloned());
@@ -503,7 +620,6 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
 
     // Refusals, each changing nothing on B.
     // 1. Signed by a third identity B never registered.
-    let (c_id, _) = Identity::generate().expect("identity c");
     let b_public = PublicIdentity::from_pem(
         s_(&id_b["encryption_public_key"]),
         s_(&id_b["signing_public_key"]),
@@ -555,17 +671,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     }
 
     // 3. Addressed to another cluster: A exports to a partner C, B is given the file.
-    let c_public = c_id.public();
-    let r = register(
-        &mut a,
-        "c",
-        &json!({
-            "encryption_public_key": c_public.encryption_pem(),
-            "signing_public_key": c_public.signing_pem(),
-            "fingerprint": c_public.fingerprint(),
-        }),
-    )
-    .await;
+    let r = register(&mut a, "c", &c_json).await;
     assert_eq!(r["state"], "executed", "{r}");
     let done = a
         .approved(json!({"action": "transfer_export", "partner": "c", "keys": [seeded.plain[1]]}))

@@ -14,6 +14,7 @@
 //! requester then redeems the approval once (`redeem_approval`), receiving the secret
 //! in their own answer, so it is never stored or shown to the voters.
 
+use super::transfer::PendingTransferFile;
 use super::users::user_id;
 use super::{KeyService, Principal, ServiceError};
 use crate::audit::Outcome;
@@ -71,6 +72,11 @@ pub enum QuorumOp {
     /// Export keys to a registered partner (SPEC 5.6): the keys named, and the keys of
     /// the data units with these external tags, every one exportable, wrapped to the
     /// partner in a file signed by this cluster (`clavis transfer fetch`).
+    ///
+    /// What the members approve is fixed when the request is made: the node resolves
+    /// the partner to its fingerprint and the tags to data units and their keys, and
+    /// stores them here (values a caller gives for them are replaced). The M-th
+    /// approval exports exactly those, or fails if the partner's identity changed.
     TransferExport {
         /// The partner's name.
         partner: String,
@@ -80,6 +86,16 @@ pub enum QuorumOp {
         /// Data-unit external tags (barcodes).
         #[serde(default)]
         data_units: Vec<String>,
+        /// Set at proposal: the partner's fingerprint.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partner_fingerprint: Option<String>,
+        /// Set at proposal: every key exported (the keys named and those of the data
+        /// units).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_ids: Option<Vec<String>>,
+        /// Set at proposal: the IDs of the data units the tags named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data_unit_ids: Option<Vec<String>>,
     },
 }
 
@@ -240,7 +256,22 @@ impl KeyService {
                 "deadline_secs: 60 to {MAX_DEADLINE_SECS}"
             )));
         }
-        self.validate(&op).await?;
+        let op = match op {
+            // An export is resolved now, so the members approve exact keys and identity.
+            QuorumOp::TransferExport {
+                partner,
+                keys,
+                data_units,
+                ..
+            } => {
+                self.resolve_transfer_export(&partner, &keys, &data_units)
+                    .await?
+            }
+            op => {
+                self.validate(&op).await?;
+                op
+            }
+        };
         let requester = user_id(who)
             .ok_or_else(|| ServiceError::Forbidden("quorum requests are made by users".into()))?;
         let required = self.quorum_required().await?;
@@ -270,7 +301,7 @@ impl KeyService {
         let mut tx = self.store.begin_write(&self.node.node_id).await?;
         if bootstrap {
             rec.required = 0;
-            let result = self.execute(&mut tx, &op).await?;
+            let result = self.execute(&mut tx, &op, &mut None).await?;
             rec.state = "executed".into();
             rec.result = Some(format!("no quorum was configured; ran at once: {result}"));
         }
@@ -333,6 +364,7 @@ impl KeyService {
                 partner,
                 keys,
                 data_units,
+                ..
             } => self
                 .check_transfer_export(partner, keys, data_units)
                 .await
@@ -340,11 +372,14 @@ impl KeyService {
         }
     }
 
-    /// Runs an approved operation inside the transaction that records it.
+    /// Runs an approved operation inside the transaction that records it. A transfer
+    /// export leaves its file in `pending_file`, to be published once that transaction
+    /// commits (dropped, it is deleted).
     async fn execute(
         &self,
         tx: &mut crate::store::WriteTx,
         op: &QuorumOp,
+        pending_file: &mut Option<PendingTransferFile>,
     ) -> Result<String, ServiceError> {
         match op {
             QuorumOp::SetQuorum { members, required } => {
@@ -388,11 +423,23 @@ impl KeyService {
             }
             QuorumOp::TransferExport {
                 partner,
-                keys,
-                data_units,
+                partner_fingerprint,
+                key_ids,
+                data_unit_ids,
+                ..
             } => {
-                self.run_transfer_export(tx, partner, keys, data_units)
-                    .await
+                let (Some(fingerprint), Some(key_ids), Some(unit_ids)) =
+                    (partner_fingerprint, key_ids, data_unit_ids)
+                else {
+                    return Err(ServiceError::WrongState(
+                        "this export request was made before exports were fixed at proposal; ask for it again".into(),
+                    ));
+                };
+                let (result, file) = self
+                    .run_transfer_export(tx, partner, fingerprint, key_ids, unit_ids)
+                    .await?;
+                *pending_file = Some(file);
+                Ok(result)
             }
         }
     }
@@ -573,10 +620,13 @@ impl KeyService {
                 .filter(|(u, a)| !*a && members.contains(u))
                 .count() as i64;
             let mut changed_authz = false;
+            // A transfer file written by the export, under a temporary name until the
+            // commit below; dropped on any early return or retry, it is deleted.
+            let mut pending_file = None;
             if approvals >= rec.required {
                 let op: QuorumOp = serde_json::from_str(&rec.params)
                     .map_err(|e| ServiceError::InvalidArgument(format!("stored operation: {e}")))?;
-                match self.execute(&mut tx, &op).await {
+                match self.execute(&mut tx, &op, &mut pending_file).await {
                     Ok(result) => {
                         rec.state = "executed".into();
                         rec.result = Some(result);
@@ -608,6 +658,9 @@ impl KeyService {
             );
             tx.append_audit(&ev, now_millis()).await?;
             tx.commit().await?;
+            if let Some(f) = pending_file {
+                f.publish().await;
+            }
             if changed_authz {
                 self.authz_changed();
             }

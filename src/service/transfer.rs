@@ -13,10 +13,16 @@
 //!   by a System Administrator: trusting another cluster's signature is a cluster-level
 //!   decision). Removing one only takes trust away, so a System Administrator does it
 //!   alone (audited).
-//! - **Export** is a quorum request (`transfer_export`, asked by a Key Administrator),
-//!   checked when asked and again when the M-th approval runs it: every key must be
-//!   exportable, or nothing is written. The node that runs it writes the file into its
-//!   backup directory; a Key Administrator fetches it from that node.
+//! - **Export** is a quorum request (`transfer_export`, asked by a Key Administrator).
+//!   When it is asked, the partner is resolved to its fingerprint and the data-unit
+//!   tags to units and keys, and those are stored in the request: the members approve
+//!   exact keys for an exact identity. The M-th approval exports exactly those keys,
+//!   checking again that each is exportable and that the partner still has that
+//!   identity, or nothing is written. A key is exportable only if some key group it is
+//!   in says so and none says otherwise (no policy means the default: not exportable).
+//!   The node that runs it writes the file under a temporary name inside the vote's
+//!   transaction and gives it its final name only once that transaction has committed;
+//!   a Key Administrator fetches it from that node, for an executed request only.
 //! - **Import** needs the Key Administrator role (the lifecycle of security objects is
 //!   theirs, SPEC 5.2). Everything is checked before anything is written: the file
 //!   parses, its signer is a registered partner, the signature holds over its bytes, it
@@ -27,7 +33,7 @@ use super::{KeyService, Principal, ServiceError};
 use crate::audit::Outcome;
 use crate::authz::Action;
 use crate::hlc::to_db;
-use crate::keys::{is_valid_object_id, new_object_id, now_millis, now_secs, ObjectMeta};
+use crate::keys::{is_valid_object_id, new_object_id, now_millis, now_secs, KeyPolicy, ObjectMeta};
 use crate::kmip::ttlv::{Ttlv, Value};
 use crate::rot::WrappedKey;
 use crate::store::{
@@ -37,7 +43,8 @@ use crate::store::{
 use crate::transfer::file::{self, DataUnitEntry, Export, KeyUseEntry, EXTENSION};
 use crate::transfer::{Identity, PublicIdentity, TransferError};
 use sha2::Digest;
-use std::collections::BTreeMap;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 /// Credential ID (and wrap binding) of the transfer encryption key.
 pub const ENCRYPTION_CREDENTIAL_ID: &str = "transfer-encryption";
@@ -45,6 +52,10 @@ pub const ENCRYPTION_CREDENTIAL_ID: &str = "transfer-encryption";
 pub const SIGNING_CREDENTIAL_ID: &str = "transfer-signing";
 /// Most keys and data-unit tags one export request names.
 pub const MAX_EXPORT_ITEMS: usize = 10_000;
+/// Most keys (and most data units) one export resolves to; well within what an
+/// importer accepts in one file.
+pub const MAX_EXPORT_KEYS: usize = 10_000;
+const _: () = assert!(MAX_EXPORT_KEYS <= file::MAX_KEYS);
 
 /// This cluster's transfer identity as the API shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -120,6 +131,113 @@ fn export_file_name(id: &str) -> String {
     format!("clavis-transfer-{id}.{EXTENSION}")
 }
 
+/// Where an export file waits until the transaction recording it commits: a hidden
+/// name that fetch never serves as such.
+fn temp_file_name(id: &str) -> String {
+    format!(".{}.tmp", export_file_name(id))
+}
+
+/// An export file written (and synced) under its temporary name. [`publish`] gives it
+/// its final name once the transaction recording the export has committed; dropped
+/// unpublished (the transaction failed, rolled back or is retried), it is deleted, so
+/// no file exists for an export that was not recorded.
+///
+/// [`publish`]: PendingTransferFile::publish
+pub struct PendingTransferFile {
+    tmp: PathBuf,
+    path: PathBuf,
+    armed: bool,
+}
+
+impl PendingTransferFile {
+    /// Writes `text` to `dir/.clavis-transfer-{id}.cltr.tmp`, owner-only, synced.
+    async fn write(dir: &Path, id: &str, text: String) -> Result<Self, ServiceError> {
+        let tmp = dir.join(temp_file_name(id));
+        let path = dir.join(export_file_name(id));
+        let pending = PendingTransferFile {
+            tmp: tmp.clone(),
+            path,
+            armed: true,
+        };
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(&dir)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("writing the transfer file: {e}")))?
+        .map_err(|e| {
+            ServiceError::Internal(format!("cannot write {}: {e}", pending.tmp.display()))
+        })?;
+        Ok(pending)
+    }
+
+    /// Gives the file its final name (call only after the commit). Should the rename
+    /// fail, the file stays under its temporary name and fetch finishes the job, as the
+    /// export is recorded by then.
+    pub async fn publish(mut self) {
+        self.armed = false;
+        let (tmp, path) = (self.tmp.clone(), self.path.clone());
+        let r = tokio::task::spawn_blocking(move || rename_synced(&tmp, &path)).await;
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(file = %self.path.display(), error = %e, "transfer file left under its temporary name; fetch renames it")
+            }
+            Err(e) => {
+                tracing::warn!(file = %self.path.display(), error = %e, "transfer file left under its temporary name; fetch renames it")
+            }
+        }
+    }
+}
+
+impl Drop for PendingTransferFile {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let tmp = self.tmp.clone();
+        let remove = move || {
+            if let Err(e) = std::fs::remove_file(&tmp) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(file = %tmp.display(), error = %e, "cannot delete an unrecorded transfer file");
+                }
+            }
+        };
+        // Off the async threads when there is a runtime (there always is in clavisd).
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn_blocking(remove);
+            }
+            Err(_) => remove(),
+        }
+    }
+}
+
+/// Renames `tmp` to `path` and syncs the directory, so the name survives a crash.
+fn rename_synced(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    std::fs::rename(tmp, path)?;
+    match path.parent() {
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+/// What a `transfer_export` request resolves to when it is asked.
+pub(super) struct ResolvedExport {
+    partner: TransferPartnerRecord,
+    keys: Vec<StoredObject>,
+    unit_ids: Vec<String>,
+}
+
 /// A transfer ID as given by a caller: UUID characters only, so it is safe in a path.
 fn checked_transfer_id(id: &str) -> Result<&str, ServiceError> {
     if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
@@ -130,15 +248,19 @@ fn checked_transfer_id(id: &str) -> Result<&str, ServiceError> {
     Ok(id)
 }
 
-/// Whether a KMIP Extractable attribute on the object says false.
+/// Whether a KMIP Extractable attribute on the object keeps it in: one that says
+/// false, and (failing closed) one whose stored value does not decode to a boolean.
 fn marked_non_extractable(meta: &ObjectMeta) -> bool {
     meta.attributes
         .kmip
         .iter()
         .filter(|k| k.name == "Extractable")
-        .filter_map(|k| hex::decode(&k.ttlv_hex).ok())
-        .filter_map(|b| Ttlv::decode(&b, &crate::kmip::ttlv::Limits::default()).ok())
-        .any(|t| matches!(t.value, Value::Boolean(false)))
+        .any(|k| {
+            let value = hex::decode(&k.ttlv_hex)
+                .ok()
+                .and_then(|b| Ttlv::decode(&b, &crate::kmip::ttlv::Limits::default()).ok());
+            !matches!(value.map(|t| t.value), Some(Value::Boolean(true)))
+        })
 }
 
 fn partner_name_check(name: &str) -> Result<(), ServiceError> {
@@ -420,47 +542,81 @@ impl KeyService {
         ))
     }
 
-    /// Why `obj` may not leave the cluster, if it may not (SPEC 2.3, 2.4).
+    /// Why `obj` may not leave the cluster, if it may not (SPEC 2.3, 2.4). A key leaves
+    /// only when at least one key group it is in has a key policy saying exportable and
+    /// none says otherwise; a group without a policy has the default one (not
+    /// exportable), and a key in no group stays.
     async fn export_refusal(&self, obj: &StoredObject) -> Result<Option<String>, ServiceError> {
         if obj.wrapped.is_none() || obj.meta.state.is_destroyed() {
             return Ok(Some("its material is destroyed".into()));
         }
         if marked_non_extractable(&obj.meta) {
             return Ok(Some(
-                "its Extractable attribute is false, so it never leaves the cluster".into(),
+                "its Extractable attribute is not true, so it never leaves the cluster".into(),
             ));
         }
+        let mut allowed = false;
         for w in self.store.wallets_of_object(&obj.meta.id).await? {
-            if let Some(p) = self.store.key_policy(&w).await? {
-                if !p.exportable {
-                    return Ok(Some(format!(
-                        "it belongs to key group {:?}, whose key policy keeps its keys in the cluster (exportable = false)",
-                        self.wallet_name(&w).await
-                    )));
-                }
+            let exportable = match self.store.key_policy(&w).await? {
+                Some(p) => p.exportable,
+                None => KeyPolicy::default().exportable,
+            };
+            if !exportable {
+                return Ok(Some(format!(
+                    "it belongs to key group {:?}, whose key policy keeps its keys in the cluster (exportable = false, the default)",
+                    self.wallet_name(&w).await
+                )));
             }
+            allowed = true;
+        }
+        if !allowed {
+            return Ok(Some(
+                "it is in no key group whose key policy says exportable = true".into(),
+            ));
         }
         Ok(None)
     }
 
-    /// The partner and the objects a `transfer_export` request names, every one of
-    /// them exportable; refuses otherwise, naming the first key that may not leave.
-    pub(super) async fn check_transfer_export(
-        &self,
-        partner: &str,
-        keys: &[String],
-        data_units: &[String],
-    ) -> Result<(TransferPartnerRecord, Vec<StoredObject>), ServiceError> {
-        let p = self
-            .store
+    /// The active partner named `partner`.
+    async fn export_partner(&self, partner: &str) -> Result<TransferPartnerRecord, ServiceError> {
+        self.store
             .transfer_partner_by_name(partner)
             .await?
+            .filter(|p| p.state == "active")
             .ok_or_else(|| {
                 ServiceError::NameNotFound(format!(
                     "no transfer partner named {:?}; register it first",
                     partner.chars().take(120).collect::<String>()
                 ))
-            })?;
+            })
+    }
+
+    /// Loads `ids`, refusing (naming it) the first key that may not leave.
+    async fn exportable_objects(&self, ids: &[String]) -> Result<Vec<StoredObject>, ServiceError> {
+        let mut objs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let obj = self.load(id).await?;
+            if let Some(why) = self.export_refusal(&obj).await? {
+                return Err(TransferError::NotExportable {
+                    id: id.clone(),
+                    why,
+                }
+                .into());
+            }
+            objs.push(obj);
+        }
+        Ok(objs)
+    }
+
+    /// The partner, the objects and the data units a `transfer_export` request names,
+    /// every key exportable; refuses otherwise, naming the first key that may not leave.
+    pub(super) async fn check_transfer_export(
+        &self,
+        partner: &str,
+        keys: &[String],
+        data_units: &[String],
+    ) -> Result<ResolvedExport, ServiceError> {
+        let p = self.export_partner(partner).await?;
         if keys.is_empty() && data_units.is_empty() {
             return Err(ServiceError::InvalidArgument(
                 "keys, data_units: name at least one key ID or data-unit external tag".into(),
@@ -479,50 +635,105 @@ impl KeyService {
             }
             ids.push(k.clone());
         }
+        let mut unit_ids = Vec::new();
         for tag in data_units {
-            let units = self.store.data_units_by_tag(tag).await?;
+            let shown = || tag.chars().take(120).collect::<String>();
+            // One more than accepted, so a tag on too many units is refused, not cut.
+            let units = self
+                .store
+                .data_units_by_tag_upto(tag, MAX_EXPORT_KEYS as i64 + 1)
+                .await?;
             if units.is_empty() {
                 return Err(ServiceError::NameNotFound(format!(
                     "no data unit has the external tag {:?}",
-                    tag.chars().take(120).collect::<String>()
+                    shown()
                 )));
             }
             for u in units {
                 for l in self.store.data_unit_keys(&u.id).await? {
                     ids.push(l.key_id);
                 }
+                unit_ids.push(u.id);
+            }
+            if unit_ids.len() > MAX_EXPORT_KEYS {
+                return Err(ServiceError::InvalidArgument(format!(
+                    "data_units: the tags name more than {MAX_EXPORT_KEYS} data units (up to {:?}); split the export",
+                    shown()
+                )));
             }
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         ids.retain(|i| seen.insert(i.clone()));
-        let mut objs = Vec::with_capacity(ids.len());
-        for id in ids {
-            let obj = self.load(&id).await?;
-            if let Some(why) = self.export_refusal(&obj).await? {
-                return Err(TransferError::NotExportable { id, why }.into());
-            }
-            objs.push(obj);
+        let mut seen = HashSet::new();
+        unit_ids.retain(|i| seen.insert(i.clone()));
+        if ids.is_empty() || ids.len() > MAX_EXPORT_KEYS {
+            return Err(ServiceError::InvalidArgument(format!(
+                "keys, data_units: they resolve to {} keys; 1 to {MAX_EXPORT_KEYS} go in one export (split a larger one)",
+                ids.len()
+            )));
         }
-        Ok((p, objs))
+        let objs = self.exportable_objects(&ids).await?;
+        Ok(ResolvedExport {
+            partner: p,
+            keys: objs,
+            unit_ids,
+        })
     }
 
-    /// Runs an approved export inside the transaction recording the approval: checks
-    /// everything again, writes the file into this node's backup directory and returns
-    /// the request's result.
+    /// Checks a `transfer_export` request when it is asked and fixes what it will do:
+    /// the partner's fingerprint, every key ID and every data-unit ID.
+    pub(super) async fn resolve_transfer_export(
+        &self,
+        partner: &str,
+        keys: &[String],
+        data_units: &[String],
+    ) -> Result<super::quorum::QuorumOp, ServiceError> {
+        let r = self
+            .check_transfer_export(partner, keys, data_units)
+            .await?;
+        Ok(super::quorum::QuorumOp::TransferExport {
+            partner: r.partner.name,
+            keys: keys.to_vec(),
+            data_units: data_units.to_vec(),
+            partner_fingerprint: Some(r.partner.fingerprint),
+            key_ids: Some(r.keys.into_iter().map(|o| o.meta.id).collect()),
+            data_unit_ids: Some(r.unit_ids),
+        })
+    }
+
+    /// Runs an approved export inside the transaction recording the approval: the
+    /// partner must still have the fingerprint fixed at proposal, and exactly the keys
+    /// fixed then are exported, each checked again. The file is written under its
+    /// temporary name; the caller publishes it once the transaction commits.
     pub(super) async fn run_transfer_export(
         &self,
         tx: &mut WriteTx,
         partner: &str,
-        keys: &[String],
-        data_units: &[String],
-    ) -> Result<String, ServiceError> {
-        let (p, objs) = self
-            .check_transfer_export(partner, keys, data_units)
-            .await?;
+        fingerprint: &str,
+        key_ids: &[String],
+        unit_ids: &[String],
+    ) -> Result<(String, PendingTransferFile), ServiceError> {
+        let p = self.export_partner(partner).await.map_err(|_| {
+            ServiceError::WrongState(format!(
+                "transfer partner {partner:?} is no longer registered; nothing was exported"
+            ))
+        })?;
+        if p.fingerprint != fingerprint {
+            return Err(ServiceError::WrongState(format!(
+                "transfer partner {partner:?} has another identity ({}) than when the export was asked ({fingerprint}); nothing was exported",
+                p.fingerprint
+            )));
+        }
+        if key_ids.is_empty() || key_ids.len() > MAX_EXPORT_KEYS {
+            return Err(ServiceError::InvalidArgument(format!(
+                "the request names {} keys; 1 to {MAX_EXPORT_KEYS} go in one export",
+                key_ids.len()
+            )));
+        }
+        let objs = self.exportable_objects(key_ids).await?;
         let recipient = PublicIdentity::from_pem(&p.encryption_pem, &p.signing_pem)?;
         let us = self.require_transfer_identity().await?;
         let mut plain = Vec::with_capacity(objs.len());
-        let mut units: BTreeMap<String, Vec<KeyUseEntry>> = BTreeMap::new();
         for obj in &objs {
             let w = obj
                 .wrapped
@@ -530,33 +741,38 @@ impl KeyService {
                 .ok_or_else(|| ServiceError::Destroyed(obj.meta.id.clone()))?;
             let material = self.rot.unwrap(&WrappedKey::from_bytes(w)?, &obj.meta.id)?;
             plain.push((obj.meta.clone(), material));
-            for l in self.store.data_units_of_key(&obj.meta.id).await? {
-                units
-                    .entry(l.data_unit_id.clone())
-                    .or_default()
-                    .push(KeyUseEntry {
-                        key_id: l.key_id,
-                        first_used_at: l.first_used_at,
-                        last_used_at: l.last_used_at,
-                        writes: l.writes,
-                        reads: l.reads,
-                        bytes_written: l.bytes_written,
-                        bytes_read: l.bytes_read,
-                    });
-            }
         }
-        let mut entries = Vec::with_capacity(units.len());
-        for (uid, keys) in units {
-            if let Some(u) = self.store.data_unit(DataUnitLookup::Id(&uid)).await? {
-                entries.push(DataUnitEntry {
-                    id: u.id,
-                    external_tag: u.external_tag,
-                    external_unique_id: u.external_unique_id,
-                    description: u.description,
-                    created_at: u.created_at,
-                    keys,
-                });
-            }
+        // Only the data units the request named by tag, with the exported keys' use.
+        let exported: HashSet<&str> = key_ids.iter().map(String::as_str).collect();
+        let mut entries = Vec::with_capacity(unit_ids.len());
+        for uid in unit_ids {
+            let Some(u) = self.store.data_unit(DataUnitLookup::Id(uid)).await? else {
+                continue;
+            };
+            let keys: Vec<KeyUseEntry> = self
+                .store
+                .data_unit_keys(&u.id)
+                .await?
+                .into_iter()
+                .filter(|l| exported.contains(l.key_id.as_str()))
+                .map(|l| KeyUseEntry {
+                    key_id: l.key_id,
+                    first_used_at: l.first_used_at,
+                    last_used_at: l.last_used_at,
+                    writes: l.writes,
+                    reads: l.reads,
+                    bytes_written: l.bytes_written,
+                    bytes_read: l.bytes_read,
+                })
+                .collect();
+            entries.push(DataUnitEntry {
+                id: u.id,
+                external_tag: u.external_tag,
+                external_unique_id: u.external_unique_id,
+                description: u.description,
+                created_at: u.created_at,
+                keys,
+            });
         }
         let transfer_id = new_object_id();
         let (n_keys, n_units) = (plain.len(), entries.len());
@@ -573,19 +789,7 @@ impl KeyService {
             },
         )?;
         let name = export_file_name(&transfer_id);
-        let path = self.backup_dir()?.join(&name);
-        tokio::task::spawn_blocking({
-            let path = path.clone();
-            move || {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                crate::rot::software::write_atomically(&path, text.as_bytes())
-            }
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("writing the transfer file: {e}")))?
-        .map_err(|e| ServiceError::Internal(format!("cannot write {}: {e}", path.display())))?;
+        let pending = PendingTransferFile::write(self.backup_dir()?, &transfer_id, text).await?;
         let ids: Vec<&str> = objs.iter().map(|o| o.meta.id.as_str()).collect();
         let ev = self.event(
             &Principal::system("quorum"),
@@ -601,12 +805,16 @@ impl KeyService {
         );
         tx.append_audit(&ev, now_millis()).await?;
         tracing::info!(transfer = %transfer_id, partner = %p.name, keys = n_keys, "transfer file written");
-        Ok(format!(
-            "transfer {transfer_id} for partner {} written on node {node} as {name}: {n_keys} keys, \
-             {n_units} data units. A Key Administrator fetches it from node {node}: \
-             clavis transfer fetch {transfer_id}",
-            p.name,
-            node = self.node.name,
+        // The result starts `transfer ID `: fetch finds the request by it.
+        Ok((
+            format!(
+                "transfer {transfer_id} for partner {} written on node {node} as {name}: {n_keys} keys, \
+                 {n_units} data units. A Key Administrator fetches it from node {node}: \
+                 clavis transfer fetch {transfer_id}",
+                p.name,
+                node = self.node.name,
+            ),
+            pending,
         ))
     }
 
@@ -637,22 +845,45 @@ impl KeyService {
     ) -> Result<TransferExportInfo, ServiceError> {
         self.authorize(who, &Action::TransferKeys).await?;
         let id = checked_transfer_id(id)?;
+        // Only a file an executed request names: a stray file is nobody's export.
+        if self.store.executed_transfer_export(id).await?.is_none() {
+            return Err(ServiceError::NameNotFound(format!(
+                "no executed transfer_export request made transfer {id}"
+            )));
+        }
         let name = export_file_name(id);
-        let path = self.backup_dir()?.join(&name);
-        let text = match std::fs::read_to_string(&path) {
+        let dir = self.backup_dir()?;
+        let path = dir.join(&name);
+        let not_here = || {
+            ServiceError::NameNotFound(format!(
+                "no transfer {id} in node {}'s backup directory (it is on the node its quorum request's result names)",
+                self.node.name
+            ))
+        };
+        let read = |e: std::io::Error, p: &Path| {
+            ServiceError::Internal(format!("cannot read {}: {e}", p.display()))
+        };
+        let text = match tokio::fs::read_to_string(&path).await {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ServiceError::NameNotFound(format!(
-                    "no transfer {id} in node {}'s backup directory (it is on the node its quorum request's result names)",
-                    self.node.name
-                )))
+                // Recorded, but the rename after the commit did not happen (a crash or
+                // an I/O error then): finish it.
+                let tmp = dir.join(temp_file_name(id));
+                if !tokio::fs::try_exists(&tmp).await.unwrap_or(false) {
+                    return Err(not_here());
+                }
+                let (t2, p2) = (tmp.clone(), path.clone());
+                tokio::task::spawn_blocking(move || rename_synced(&t2, &p2))
+                    .await
+                    .map_err(|e| {
+                        ServiceError::Internal(format!("renaming the transfer file: {e}"))
+                    })?
+                    .map_err(|e| read(e, &tmp))?;
+                tokio::fs::read_to_string(&path)
+                    .await
+                    .map_err(|e| read(e, &path))?
             }
-            Err(e) => {
-                return Err(ServiceError::Internal(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )))
-            }
+            Err(e) => return Err(read(e, &path)),
         };
         Ok(TransferExportInfo {
             transfer_id: id.to_owned(),
@@ -739,8 +970,7 @@ impl KeyService {
                 owner: Some(owner.clone()),
             });
         }
-        let new_ids: std::collections::HashSet<&str> =
-            new_objs.iter().map(|o| o.meta.id.as_str()).collect();
+        let new_ids: HashSet<&str> = new_objs.iter().map(|o| o.meta.id.as_str()).collect();
         // Data units: an existing unit (same ID, or same external unique ID) is reused;
         // links are added for the keys created now (which no unit here can link yet).
         let mut units = Vec::new();
@@ -871,10 +1101,53 @@ mod tests {
     }
 
     #[test]
-    fn only_an_extractable_attribute_of_false_keeps_a_key_in() {
+    fn only_an_extractable_attribute_of_true_or_none_lets_a_key_out() {
         assert!(marked_non_extractable(&meta(Some(false))));
         assert!(!marked_non_extractable(&meta(Some(true))));
         assert!(!marked_non_extractable(&meta(None)));
+        // A stored value that does not decode, or is not a boolean, keeps it in.
+        for bad in [
+            "zz".to_owned(),
+            "4200".to_owned(),
+            hex::encode(Ttlv::int(t::EXTRACTABLE, 1).encode()),
+        ] {
+            let mut m = meta(None);
+            m.attributes.kmip.push(KmipAttribute {
+                name: "Extractable".into(),
+                ttlv_hex: bad.clone(),
+            });
+            assert!(marked_non_extractable(&m), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_export_file_gets_its_name_only_when_published() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let id = new_object_id();
+        let final_path = dir.path().join(export_file_name(&id));
+        let tmp_path = dir.path().join(temp_file_name(&id));
+
+        // Dropped unpublished (a failed or retried transaction): nothing is left.
+        let f = PendingTransferFile::write(dir.path(), &id, "text".into())
+            .await
+            .expect("write");
+        assert!(tmp_path.exists() && !final_path.exists());
+        drop(f);
+        for _ in 0..100 {
+            if !tmp_path.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(!tmp_path.exists() && !final_path.exists());
+
+        // Published after the commit: only the final name.
+        let f = PendingTransferFile::write(dir.path(), &id, "text".into())
+            .await
+            .expect("write");
+        f.publish().await;
+        assert!(!tmp_path.exists());
+        assert_eq!(std::fs::read_to_string(&final_path).expect("read"), "text");
     }
 
     #[test]

@@ -506,12 +506,25 @@ impl Store {
         row.as_ref().map(decode_du).transpose()
     }
 
-    /// Live data units with this external tag (tags need not be unique), oldest first.
+    /// Live data units with this external tag (tags need not be unique), oldest first
+    /// (the first 100).
     pub async fn data_units_by_tag(&self, tag: &str) -> Result<Vec<DataUnitRecord>, StoreError> {
+        self.data_units_by_tag_upto(tag, 100).await
+    }
+
+    /// Live data units with this external tag, oldest first, at most `limit`: a caller
+    /// that must see them all asks for one more than it accepts and refuses a full
+    /// answer.
+    pub async fn data_units_by_tag_upto(
+        &self,
+        tag: &str,
+        limit: i64,
+    ) -> Result<Vec<DataUnitRecord>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DU_COLUMNS} FROM data_units WHERE external_tag = $1 AND state = 'active' ORDER BY id LIMIT 100"
+            "SELECT {DU_COLUMNS} FROM data_units WHERE external_tag = $1 AND state = 'active' ORDER BY id LIMIT $2"
         )))
         .bind(tag)
+        .bind(limit)
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(decode_du).collect()

@@ -126,4 +126,19 @@ impl Store {
         .await?;
         row.as_ref().map(decode).transpose()
     }
+
+    /// The executed `transfer_export` quorum request whose result names transfer
+    /// `transfer_id` (a UUID: no LIKE wildcards in it), if there is one.
+    pub async fn executed_transfer_export(
+        &self,
+        transfer_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM quorum_requests WHERE action = 'transfer_export' AND state = 'executed' AND result LIKE $1",
+        )
+        .bind(format!("transfer {transfer_id} %"))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.0))
+    }
 }
