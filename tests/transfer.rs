@@ -7,15 +7,16 @@
 //! nothing); only an executed request's file is fetched; cluster B imports them
 //! (material and data units equal), imports the same file again (everything skipped),
 //! and refuses a file signed by an unknown identity, files with one changed byte (in a
-//! key blob, in the attributes, in the signature) and a file addressed to another
-//! cluster, each without changing anything.
+//! key blob, in the attributes, in the signature), a file addressed to another cluster,
+//! keys that do not fit the target key group's policy, keys destroyed or of the wrong
+//! length, and data units of another key group, each without changing anything.
 
 mod common;
 
 use clavis::keys::{KeyPolicy, ObjectMeta};
 use clavis::secret::KeyMaterial;
 use clavis::service::{CreateKey, DataUnitRef, Principal, PrincipalKind};
-use clavis::transfer::file::{seal, Export};
+use clavis::transfer::file::{seal, DataUnitEntry, Export, KeyUseEntry};
 use clavis::transfer::{Identity, PublicIdentity};
 use common::cluster::{init_first, Api, Node};
 use common::node::pkcs11_rot_section;
@@ -72,11 +73,15 @@ impl Cluster {
     }
 
     async fn import(&mut self, file: &str) -> (u16, Value) {
+        self.import_into(file, "tapes").await
+    }
+
+    async fn import_into(&mut self, file: &str, wallet: &str) -> (u16, Value) {
         self.admin
             .call(
                 Method::POST,
                 "/v1/transfer/imports",
-                Some(json!({"file": file, "wallet": "tapes"})),
+                Some(json!({"file": file, "wallet": wallet})),
             )
             .await
     }
@@ -526,8 +531,28 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     }
     eprintln!("export in {:?}", t_export.elapsed());
 
-    // Import on B: every key, its material and its data units.
+    // Keys that do not fit the target key group's policy are refused, naming one.
+    let (s, v) = b
+        .admin
+        .call(Method::POST, "/v1/wallets", Some(json!({"name": "small"})))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = b
+        .admin
+        .call(
+            Method::PUT,
+            "/v1/wallets/small/policy",
+            Some(json!({"algorithm": "AES", "length": 128})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
     let before = b.imported_tables().await;
+    let (s, v) = b.import_into(&file, "small").await;
+    assert_eq!((s, code(&v)), (400, "invalid_argument"), "{v}");
+    assert!(s_(&v["error"]["message"]).contains("key policy"), "{v}");
+    assert_eq!(b.imported_tables().await, before);
+
+    // Import on B: every key, its material and its data units.
     let (s, rep) = b.import(&file).await;
     assert_eq!(s, 200, "{rep}");
     assert_eq!(
@@ -643,7 +668,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
             exporter: "c",
             recipient_name: "b",
             recipient: &b_public,
-            keys: vec![(forged_meta, KeyMaterial::new(vec![7; 32]))],
+            keys: vec![(forged_meta.clone(), KeyMaterial::new(vec![7; 32]))],
             data_units: vec![],
         },
     )
@@ -651,6 +676,102 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     let (s, v) = b.import(&forged).await;
     assert_eq!((s, code(&v)), (403, "transfer_unknown_partner"), "{v}");
     assert_eq!(b.imported_tables().await, after);
+
+    // Files from a registered partner (C, on B) that carry what register_* would not
+    // take, or data units of another key group: refused whole, naming the key or unit.
+    assert_eq!(register(&mut b, "c", &c_json).await["state"], "executed");
+    let (s, v) = b
+        .admin
+        .call(Method::POST, "/v1/wallets", Some(json!({"name": "other"})))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let fresh = || {
+        let mut m = forged_meta.clone();
+        m.id = clavis::keys::new_object_id();
+        m.attributes.digest_sha256 = None;
+        m
+    };
+    let good = fresh();
+    let destroyed = ObjectMeta {
+        state: clavis::keys::State::Destroyed,
+        ..fresh()
+    };
+    let short = fresh();
+    let tapes_unit = units
+        .iter()
+        .find(|u| u["external_tag"] == "T00001L9")
+        .expect("T00001L9 on B");
+    let seal_c = |keys: Vec<(ObjectMeta, KeyMaterial)>, data_units: Vec<DataUnitEntry>| {
+        seal(
+            &c_id,
+            Export {
+                transfer_id: &clavis::keys::new_object_id(),
+                created_at: 0,
+                exporter: "c",
+                recipient_name: "b",
+                recipient: &b_public,
+                keys,
+                data_units,
+            },
+        )
+        .expect("seal")
+    };
+    let cases = [
+        (
+            "destroyed with material",
+            seal_c(
+                vec![
+                    (good.clone(), KeyMaterial::new(vec![7; 32])),
+                    (destroyed.clone(), KeyMaterial::new(vec![8; 32])),
+                ],
+                vec![],
+            ),
+            "tapes",
+            destroyed.id.clone(),
+        ),
+        (
+            "length not that of the material",
+            seal_c(
+                vec![
+                    (good.clone(), KeyMaterial::new(vec![7; 32])),
+                    (short.clone(), KeyMaterial::new(vec![8; 16])),
+                ],
+                vec![],
+            ),
+            "tapes",
+            short.id.clone(),
+        ),
+        (
+            "a data unit of another key group",
+            seal_c(
+                vec![(good.clone(), KeyMaterial::new(vec![7; 32]))],
+                vec![DataUnitEntry {
+                    id: s_(&tapes_unit["id"]).to_owned(),
+                    external_tag: Some("T00001L9".into()),
+                    external_unique_id: None,
+                    description: None,
+                    created_at: 0,
+                    keys: vec![KeyUseEntry {
+                        key_id: good.id.clone(),
+                        first_used_at: 1,
+                        last_used_at: 1,
+                        writes: 1,
+                        reads: 0,
+                        bytes_written: 0,
+                        bytes_read: 0,
+                    }],
+                }],
+            ),
+            "other",
+            s_(&tapes_unit["id"]).to_owned(),
+        ),
+    ];
+    for (what, text, wallet, named) in cases {
+        let (s, v) = b.import_into(&text, wallet).await;
+        assert_eq!((s, code(&v)), (400, "invalid_argument"), "{what}: {v}");
+        assert!(s_(&v["error"]["message"]).contains(&named), "{what}: {v}");
+        assert_eq!(b.imported_tables().await, after, "{what}");
+    }
 
     // 2. One changed byte: in a key blob, in the attributes, in the signature.
     let in_blob = file.find("\"material\":\"").expect("blob") + 20;
@@ -707,7 +828,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     );
     assert_eq!(
         outcomes.iter().filter(|o| **o == "failed").count(),
-        5,
+        9,
         "{recs}"
     );
     for action in [

@@ -26,16 +26,23 @@
 //! - **Import** needs the Key Administrator role (the lifecycle of security objects is
 //!   theirs, SPEC 5.2). Everything is checked before anything is written: the file
 //!   parses, its signer is a registered partner, the signature holds over its bytes, it
-//!   is addressed to this cluster, and every key decrypts and matches its digest. Keys
-//!   already present are skipped.
+//!   is addressed to this cluster, every key decrypts, matches its digest and is a key
+//!   this cluster would have accepted from `register_*` (type, algorithm, length against
+//!   the material, name, not destroyed), fits the target key group's policy, and every
+//!   data unit it reuses belongs to the target key group. Keys already present are
+//!   skipped.
 
 use super::{KeyService, Principal, ServiceError};
 use crate::audit::Outcome;
 use crate::authz::Action;
 use crate::hlc::to_db;
-use crate::keys::{is_valid_object_id, new_object_id, now_millis, now_secs, KeyPolicy, ObjectMeta};
+use crate::keys::{
+    is_valid_object_id, new_object_id, now_millis, now_secs, Algorithm, KeyPolicy, ObjectMeta,
+    ObjectType,
+};
 use crate::kmip::ttlv::{Ttlv, Value};
 use crate::rot::WrappedKey;
+use crate::secret::KeyMaterial;
 use crate::store::{
     Credential, DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, StoredObject,
     TransferPartnerRecord, WriteTx,
@@ -261,6 +268,125 @@ fn marked_non_extractable(meta: &ObjectMeta) -> bool {
                 .and_then(|b| Ttlv::decode(&b, &crate::kmip::ttlv::Limits::default()).ok());
             !matches!(value.map(|t| t.value), Some(Value::Boolean(true)))
         })
+}
+
+/// Checks one key from a transfer file as `register_*` checks what it stores: its
+/// type, algorithm and length against its material, its name, and that a key the file
+/// says is destroyed carries no material. The error names the key.
+fn check_imported_key(meta: &ObjectMeta, material: &KeyMaterial) -> Result<(), ServiceError> {
+    let id = &meta.id;
+    let refuse = |why: String| {
+        ServiceError::InvalidArgument(format!("key {id} in the file: {why}; nothing was imported"))
+    };
+    if meta.state.is_destroyed() {
+        return Err(refuse(format!(
+            "its state is {} but the file carries its material",
+            meta.state.as_str()
+        )));
+    }
+    super::check_name(meta.name.as_deref()).map_err(|e| refuse(e.to_string()))?;
+    let bytes = material.expose_secret();
+    let bits = bytes.len().saturating_mul(8);
+    let length = meta.length;
+    let length_refusal = || {
+        refuse(format!(
+            "its length says {} bits but its material is {} bytes",
+            length.map_or_else(|| "no".to_owned(), |l| l.to_string()),
+            bytes.len()
+        ))
+    };
+    match (meta.object_type, meta.algorithm) {
+        (ObjectType::SymmetricKey, Some(Algorithm::Aes)) => {
+            let l = length.ok_or_else(length_refusal)?;
+            if !Algorithm::Aes.allowed_lengths().contains(&l) {
+                return Err(refuse(format!(
+                    "AES keys are 128, 192 or 256 bits, not {l}"
+                )));
+            }
+            if bits != l as usize {
+                return Err(length_refusal());
+            }
+        }
+        (ObjectType::PrivateKey | ObjectType::PublicKey, Some(Algorithm::Rsa)) => {
+            let private = meta.object_type == ObjectType::PrivateKey;
+            let got = crate::keys::asymmetric::rsa_bits(private, bytes)
+                .map_err(|e| refuse(format!("not an RSA PKCS#1 key ({e})")))?;
+            if length != Some(got) {
+                return Err(length_refusal());
+            }
+        }
+        (ObjectType::PrivateKey, Some(Algorithm::Ec)) => {
+            use ring::signature::{
+                EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING as P256,
+                ECDSA_P384_SHA384_ASN1_SIGNING as P384,
+            };
+            let alg = match length {
+                Some(256) => &P256,
+                Some(384) => &P384,
+                _ => {
+                    return Err(refuse(
+                        "EC keys are P-256 or P-384 (length 256 or 384)".into(),
+                    ))
+                }
+            };
+            EcdsaKeyPair::from_pkcs8(alg, bytes, &ring::rand::SystemRandom::new())
+                .map_err(|_| refuse("not a PKCS#8 EC private key on its curve".into()))?;
+        }
+        (ObjectType::PublicKey, Some(Algorithm::Ec)) => {
+            // SubjectPublicKeyInfo DER of an uncompressed point: 91 bytes (P-256), 120
+            // bytes (P-384).
+            let want = match length {
+                Some(256) => 91,
+                Some(384) => 120,
+                _ => {
+                    return Err(refuse(
+                        "EC keys are P-256 or P-384 (length 256 or 384)".into(),
+                    ))
+                }
+            };
+            if bytes.len() != want || bytes.first() != Some(&0x30) {
+                return Err(length_refusal());
+            }
+        }
+        (ObjectType::SecretData | ObjectType::OpaqueObject, None) => {
+            if bytes.is_empty() || bytes.len() > super::MAX_SECRET_LEN {
+                return Err(refuse(format!(
+                    "data objects are 1 to {} bytes",
+                    super::MAX_SECRET_LEN
+                )));
+            }
+            if length.map(|l| l as usize) != Some(bytes.len()) {
+                return Err(length_refusal());
+            }
+        }
+        (t, a) => {
+            return Err(refuse(format!(
+                "a {} with algorithm {} is not something this cluster stores",
+                t.as_str(),
+                a.map_or("none", |a| a.as_str())
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// Checks a key against the key policy of the key group that receives it: drives take
+/// the group's keys, so they must be AES keys of the policy's length.
+fn check_against_policy(
+    meta: &ObjectMeta,
+    wallet: &str,
+    policy: &crate::store::KeyPolicyRecord,
+) -> Result<(), ServiceError> {
+    let fits = meta.object_type == ObjectType::SymmetricKey
+        && meta.algorithm.map(|a| a.as_str()) == Some(policy.algorithm.as_str())
+        && meta.length.map(i64::from) == Some(policy.length);
+    if fits {
+        return Ok(());
+    }
+    Err(ServiceError::InvalidArgument(format!(
+        "key {} in the file is not a {} {}-bit key, which key group {wallet:?}'s key policy requires; nothing was imported",
+        meta.id, policy.algorithm, policy.length
+    )))
 }
 
 fn partner_name_check(name: &str) -> Result<(), ServiceError> {
@@ -928,13 +1054,6 @@ impl KeyService {
         let us = self.require_transfer_identity().await?;
         let opened = verified.open(&us)?;
         let transfer_id = opened.body.transfer_id.clone();
-        for (meta, material) in &opened.keys {
-            if let Some(d) = &meta.attributes.digest_sha256 {
-                if hex::encode(sha2::Sha256::digest(material.expose_secret())) != *d {
-                    return Err(TransferError::Undecryptable(meta.id.clone()).into());
-                }
-            }
-        }
         let wallet_rec = match wallet {
             Some(w) => {
                 let rec = self.load_wallet(w).await?;
@@ -944,6 +1063,21 @@ impl KeyService {
             }
             None => None,
         };
+        let policy = match &wallet_rec {
+            Some(w) => self.store.key_policy(&w.id).await?,
+            None => None,
+        };
+        for (meta, material) in &opened.keys {
+            if let Some(d) = &meta.attributes.digest_sha256 {
+                if hex::encode(sha2::Sha256::digest(material.expose_secret())) != *d {
+                    return Err(TransferError::Undecryptable(meta.id.clone()).into());
+                }
+            }
+            check_imported_key(meta, material)?;
+            if let (Some(w), Some(p)) = (&wallet_rec, &policy) {
+                check_against_policy(meta, &w.name, p)?;
+            }
+        }
         if !opened.body.data_units.is_empty() && wallet_rec.is_none() {
             return Err(ServiceError::InvalidArgument(format!(
                 "wallet: the file carries {} data units; name the key group (wallet) they belong to on this cluster",
@@ -952,7 +1086,7 @@ impl KeyService {
         }
         let owner = self.subject(who).await?.owner_tag();
         let now = now_secs();
-        let mut new_objs = Vec::new();
+        let mut candidates = Vec::new();
         let mut skipped_ids = Vec::new();
         for (meta, material) in &opened.keys {
             if self.store.get_object(&meta.id).await?.is_some() {
@@ -961,7 +1095,7 @@ impl KeyService {
             }
             let master_key = self.master_key.get();
             let wrapped = self.rot.wrap(&master_key, &meta.id, material)?;
-            new_objs.push(StoredObject {
+            candidates.push(StoredObject {
                 meta: meta.clone(),
                 wrapped: Some(wrapped.to_bytes()),
                 master_key_id: Some(master_key.0),
@@ -970,12 +1104,37 @@ impl KeyService {
                 owner: Some(owner.clone()),
             });
         }
+        let mut tx = self.store.begin_write(&self.node.node_id).await?;
+        // Looked at again under the write lock (SQLite takes it at BEGIN): a key another
+        // import created meanwhile is skipped, not a conflict failing the whole file.
+        let mut new_objs = Vec::with_capacity(candidates.len());
+        for obj in candidates {
+            if self.store.get_object(&obj.meta.id).await?.is_some() {
+                skipped_ids.push(obj.meta.id.clone());
+            } else {
+                new_objs.push(obj);
+            }
+        }
         let new_ids: HashSet<&str> = new_objs.iter().map(|o| o.meta.id.as_str()).collect();
-        // Data units: an existing unit (same ID, or same external unique ID) is reused;
-        // links are added for the keys created now (which no unit here can link yet).
+        // Data units: an existing unit (same ID, or same external unique ID) is reused
+        // only if it is in the target key group, otherwise the file is refused (keys
+        // must not be linked to another group's media); links are added for the keys
+        // created now (which no unit here can link yet).
         let mut units = Vec::new();
         let mut links = Vec::new();
+        let mut seen_units = HashSet::new();
         for u in &opened.body.data_units {
+            let shown = || u.id.chars().take(64).collect::<String>();
+            if !is_valid_object_id(&u.id) || !seen_units.insert(u.id.as_str()) {
+                return Err(TransferError::Malformed(format!(
+                    "data unit ID {:?} is not a UUID or appears twice",
+                    shown()
+                ))
+                .into());
+            }
+            let Some(w) = &wallet_rec else {
+                continue;
+            };
             let wanted: Vec<&KeyUseEntry> = u
                 .keys
                 .iter()
@@ -988,16 +1147,17 @@ impl KeyService {
                 }
             }
             let unit_id = match existing {
-                Some(e) => e.id,
+                Some(e) if e.wallet_id == w.id => e.id,
+                Some(e) => {
+                    return Err(ServiceError::InvalidArgument(format!(
+                        "data unit {} in the file is data unit {} here, which belongs to key group {:?}, not {:?}; nothing was imported",
+                        shown(),
+                        e.id,
+                        self.wallet_name(&e.wallet_id).await,
+                        w.name
+                    )))
+                }
                 None => {
-                    let Some(w) = &wallet_rec else { continue };
-                    if !is_valid_object_id(&u.id) {
-                        return Err(TransferError::Malformed(format!(
-                            "data unit ID {:?} is not a UUID",
-                            u.id.chars().take(64).collect::<String>()
-                        ))
-                        .into());
-                    }
                     units.push(DataUnitRecord {
                         id: u.id.clone(),
                         external_tag: u.external_tag.clone(),
@@ -1030,7 +1190,6 @@ impl KeyService {
                 ));
             }
         }
-        let mut tx = self.store.begin_write(&self.node.node_id).await?;
         for obj in &new_objs {
             tx.insert_object(obj).await?;
             if let Some(w) = &wallet_rec {
@@ -1073,7 +1232,7 @@ impl KeyService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{Algorithm, Attributes, KmipAttribute, ObjectType, State};
+    use crate::keys::{Attributes, KmipAttribute, State};
     use crate::kmip::tags as t;
 
     fn meta(extractable: Option<bool>) -> ObjectMeta {
@@ -1118,6 +1277,96 @@ mod tests {
             });
             assert!(marked_non_extractable(&m), "{bad}");
         }
+    }
+
+    fn key(object_type: ObjectType, algorithm: Option<Algorithm>, length: u32) -> ObjectMeta {
+        ObjectMeta {
+            object_type,
+            algorithm,
+            length: Some(length),
+            name: Some("imported-key".into()),
+            ..meta(None)
+        }
+    }
+
+    fn refusal(m: &ObjectMeta, material: &[u8]) -> String {
+        match check_imported_key(m, &KeyMaterial::from_slice(material)) {
+            Ok(()) => String::new(),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains(&m.id), "the error names the key: {e}");
+                e
+            }
+        }
+    }
+
+    #[test]
+    fn imported_keys_are_checked_as_registered_ones_are() {
+        let aes = key(ObjectType::SymmetricKey, Some(Algorithm::Aes), 256);
+        assert_eq!(refusal(&aes, &[1; 32]), "");
+        assert!(refusal(&aes, &[1; 16]).contains("length"));
+        for st in [State::Destroyed, State::DestroyedCompromised] {
+            let gone = ObjectMeta {
+                state: st,
+                ..aes.clone()
+            };
+            assert!(refusal(&gone, &[1; 32]).contains(st.as_str()));
+        }
+        let badname = ObjectMeta {
+            name: Some("bad\nname".into()),
+            ..aes.clone()
+        };
+        assert!(refusal(&badname, &[1; 32]).contains("name"));
+        assert!(!refusal(
+            &key(ObjectType::SymmetricKey, Some(Algorithm::Aes), 512),
+            &[1; 64]
+        )
+        .is_empty());
+        assert!(!refusal(
+            &key(ObjectType::SymmetricKey, Some(Algorithm::Rsa), 256),
+            &[1; 32]
+        )
+        .is_empty());
+        assert!(!refusal(&key(ObjectType::Certificate, None, 4), &[1; 4]).is_empty());
+        let data = key(ObjectType::SecretData, None, 5);
+        assert_eq!(refusal(&data, b"hello"), "");
+        assert!(refusal(&data, b"hello!").contains("length"));
+        let rsa = crate::keys::asymmetric::generate(Algorithm::Rsa, 2048).expect("rsa");
+        let private = key(ObjectType::PrivateKey, Some(Algorithm::Rsa), 2048);
+        assert_eq!(refusal(&private, rsa.private_der.expose_secret()), "");
+        let wrong = key(ObjectType::PrivateKey, Some(Algorithm::Rsa), 4096);
+        assert!(refusal(&wrong, rsa.private_der.expose_secret()).contains("length"));
+        let public = key(ObjectType::PublicKey, Some(Algorithm::Rsa), 2048);
+        assert_eq!(refusal(&public, &rsa.public_der), "");
+        assert!(!refusal(&public, &[1; 32]).is_empty());
+        let ec = crate::keys::asymmetric::generate(Algorithm::Ec, 256).expect("ec");
+        let ec_private = key(ObjectType::PrivateKey, Some(Algorithm::Ec), 256);
+        assert_eq!(refusal(&ec_private, ec.private_der.expose_secret()), "");
+        let ec_public = key(ObjectType::PublicKey, Some(Algorithm::Ec), 256);
+        assert_eq!(refusal(&ec_public, &ec.public_der), "");
+        let ec_384 = key(ObjectType::PrivateKey, Some(Algorithm::Ec), 384);
+        assert!(!refusal(&ec_384, ec.private_der.expose_secret()).is_empty());
+    }
+
+    #[test]
+    fn a_key_must_fit_the_target_groups_policy() {
+        let policy = crate::store::KeyPolicyRecord {
+            wallet_id: "w".into(),
+            algorithm: "AES".into(),
+            length: 128,
+            encryption_period: None,
+            decryption_period: None,
+            exportable: false,
+            created_at: 0,
+            updated_at: 0,
+            hlc: 0,
+            origin_node: "n".into(),
+        };
+        let k = key(ObjectType::SymmetricKey, Some(Algorithm::Aes), 256);
+        let e = check_against_policy(&k, "tapes", &policy).expect_err("256 into 128");
+        assert!(e.to_string().contains(&k.id), "{e}");
+        let k = key(ObjectType::SymmetricKey, Some(Algorithm::Aes), 128);
+        assert!(check_against_policy(&k, "tapes", &policy).is_ok());
     }
 
     #[tokio::test]
