@@ -269,7 +269,7 @@ async fn swapped_blobs_do_not_unwrap(rot: &str, store: &str) {
     let svc = running.service.clone();
     let a = svc.create_key(&admin(), aes256(true)).await.expect("a");
     let b = svc.create_key(&admin(), aes256(true)).await.expect("b");
-    let mut obj_a = svc
+    let obj_a = svc
         .store()
         .get_object(&a.id)
         .await
@@ -282,11 +282,24 @@ async fn swapped_blobs_do_not_unwrap(rot: &str, store: &str) {
         .expect("get")
         .expect("b");
     // Someone with write access to the database copies b's wrapped key into a's row.
-    let expected = obj_a.hlc;
-    obj_a.wrapped = obj_b.wrapped.clone();
-    obj_a.hlc += 1;
+    let row = clavis::store::WrappedRow {
+        table: clavis::store::WrappedTable::Objects,
+        id: obj_a.meta.id.clone(),
+        holder_id: None,
+        wrapped: obj_a.wrapped.clone().expect("a's blob"),
+    };
     let mut tx = svc.store().begin_write("attacker").await.expect("begin");
-    tx.update_object(&obj_a, expected).await.expect("update");
+    let swapped = tx
+        .replace_wrapped(
+            &row,
+            obj_b.wrapped.as_deref().expect("b's blob"),
+            obj_b.master_key_id.as_deref().expect("b's master key"),
+            obj_a.hlc + 1,
+            0,
+        )
+        .await
+        .expect("swap");
+    assert!(swapped);
     tx.commit().await.expect("commit");
     let got = svc.get_material(&admin(), &a.id).await;
     assert!(

@@ -360,15 +360,12 @@ impl KeyService {
         }
     }
 
-    /// Records, once each, the live master keys this node's root of trust holds; makes
+    /// Records, once each, the pending master keys this node's root of trust holds; makes
     /// a pending key active once every active member holds it.
     async fn confirm_holdings(&self, keys: &[MasterKeyRecord]) -> Result<bool, ServiceError> {
         // A read-only node records its holdings too (rotation waits for every member),
         // but leaves the activation to a writable one.
-        for k in keys
-            .iter()
-            .filter(|k| k.state == "pending" || k.state == "active")
-        {
+        for k in keys.iter().filter(|k| k.state == "pending") {
             let holders = self.store.master_key_holders(&k.id).await?;
             if !holders.contains(&self.node.node_id)
                 && self.holds_everywhere(&MasterKeyId(k.id.clone())).await
