@@ -301,7 +301,7 @@ impl KeyService {
         let mut tx = self.store.begin_write(&self.node.node_id).await?;
         if bootstrap {
             rec.required = 0;
-            let result = self.execute(&mut tx, &op, &mut None).await?;
+            let result = self.execute(&mut tx, &op, &mut None, None).await?;
             rec.state = "executed".into();
             rec.result = Some(format!("no quorum was configured; ran at once: {result}"));
         }
@@ -380,6 +380,7 @@ impl KeyService {
         tx: &mut crate::store::WriteTx,
         op: &QuorumOp,
         pending_file: &mut Option<PendingTransferFile>,
+        prepared: Option<Result<super::transfer::PreparedExport, ServiceError>>,
     ) -> Result<String, ServiceError> {
         match op {
             QuorumOp::SetQuorum { members, required } => {
@@ -435,13 +436,54 @@ impl KeyService {
                         "this export request was made before exports were fixed at proposal; ask for it again".into(),
                     ));
                 };
-                let (result, file) = self
-                    .run_transfer_export(tx, partner, fingerprint, key_ids, unit_ids)
-                    .await?;
+                let (result, file) = match prepared {
+                    Some(p) => self.finish_transfer_export(tx, p?).await?,
+                    None => {
+                        self.run_transfer_export(tx, partner, fingerprint, key_ids, unit_ids)
+                            .await?
+                    }
+                };
                 *pending_file = Some(file);
                 Ok(result)
             }
         }
+    }
+
+    /// When `me` approving would bring `rec` to its quorum and it is an export: the
+    /// export, prepared outside any write transaction (its failure is the request's).
+    async fn prepare_if_completing(
+        &self,
+        rec: &crate::store::QuorumRequestRecord,
+        me: &str,
+        approve: bool,
+        members: &[String],
+    ) -> Result<Option<Result<super::transfer::PreparedExport, ServiceError>>, ServiceError> {
+        if !approve {
+            return Ok(None);
+        }
+        let Ok(QuorumOp::TransferExport {
+            partner,
+            partner_fingerprint: Some(fingerprint),
+            key_ids: Some(key_ids),
+            data_unit_ids: Some(unit_ids),
+            ..
+        }) = serde_json::from_str::<QuorumOp>(&rec.params)
+        else {
+            return Ok(None);
+        };
+        let votes = self.store.quorum_votes(&rec.id).await?;
+        let approvals = votes
+            .iter()
+            .filter(|(u, a)| *a && u != me && members.contains(u))
+            .count() as i64
+            + i64::from(members.iter().any(|m| m == me));
+        if approvals < rec.required {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.prepare_transfer_export(&partner, &fingerprint, &key_ids, &unit_ids)
+                .await,
+        ))
     }
 
     /// Consumes the approved request `id` for `expected`, asked by `who`, inside the
@@ -598,6 +640,10 @@ impl KeyService {
                     "request {id} expired; its operation will not run"
                 )));
             }
+            // An export this vote completes is made before the write transaction opens.
+            let prepared = self
+                .prepare_if_completing(&rec, &me, approve, &members)
+                .await?;
             let mut tx = self.store.begin_write(&self.node.node_id).await?;
             if !tx
                 .insert_quorum_vote(id, &me, approve, now, to_db(self.hlc.now()))
@@ -626,7 +672,10 @@ impl KeyService {
             if approvals >= rec.required {
                 let op: QuorumOp = serde_json::from_str(&rec.params)
                     .map_err(|e| ServiceError::InvalidArgument(format!("stored operation: {e}")))?;
-                match self.execute(&mut tx, &op, &mut pending_file).await {
+                match self
+                    .execute(&mut tx, &op, &mut pending_file, prepared)
+                    .await
+                {
                     Ok(result) => {
                         rec.state = "executed".into();
                         rec.result = Some(result);

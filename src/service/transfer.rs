@@ -144,6 +144,17 @@ fn temp_file_name(id: &str) -> String {
     format!(".{}.tmp", export_file_name(id))
 }
 
+/// An export made and written under its temporary name, waiting for the approval's
+/// transaction.
+pub struct PreparedExport {
+    partner: String,
+    fingerprint: String,
+    key_ids: Vec<String>,
+    result: String,
+    file: PendingTransferFile,
+    event: crate::audit::AuditEvent,
+}
+
 /// An export file written (and synced) under its temporary name. [`publish`] gives it
 /// its final name once the transaction recording the export has committed; dropped
 /// unpublished (the transaction failed, rolled back or is retried), it is deleted, so
@@ -831,6 +842,7 @@ impl KeyService {
     /// partner must still have the fingerprint fixed at proposal, and exactly the keys
     /// fixed then are exported, each checked again. The file is written under its
     /// temporary name; the caller publishes it once the transaction commits.
+    /// Runs an approved export inside the transaction recording the approval.
     pub(super) async fn run_transfer_export(
         &self,
         tx: &mut WriteTx,
@@ -839,6 +851,47 @@ impl KeyService {
         key_ids: &[String],
         unit_ids: &[String],
     ) -> Result<(String, PendingTransferFile), ServiceError> {
+        let prepared = self
+            .prepare_transfer_export(partner, fingerprint, key_ids, unit_ids)
+            .await?;
+        self.finish_transfer_export(tx, prepared).await
+    }
+
+    /// Records a prepared export in the transaction recording the approval, after
+    /// checking again (cheaply) what the preparation checked: the partner's identity
+    /// and that every key may still leave.
+    pub(super) async fn finish_transfer_export(
+        &self,
+        tx: &mut WriteTx,
+        prepared: PreparedExport,
+    ) -> Result<(String, PendingTransferFile), ServiceError> {
+        let p = self.export_partner(&prepared.partner).await.map_err(|_| {
+            ServiceError::WrongState(format!(
+                "transfer partner {:?} was removed while the export was made; nothing was exported",
+                prepared.partner
+            ))
+        })?;
+        if p.fingerprint != prepared.fingerprint {
+            return Err(ServiceError::WrongState(format!(
+                "transfer partner {:?} changed identity while the export was made; nothing was exported",
+                prepared.partner
+            )));
+        }
+        self.exportable_objects(&prepared.key_ids).await?;
+        tx.append_audit(&prepared.event, now_millis()).await?;
+        Ok((prepared.result, prepared.file))
+    }
+
+    /// The heavy part of an export (unwrapping every key in the HSM, sealing and
+    /// writing the file under its temporary name), done before the approval's write
+    /// transaction opens so key service is not held up meanwhile (SPEC 8.4).
+    pub(super) async fn prepare_transfer_export(
+        &self,
+        partner: &str,
+        fingerprint: &str,
+        key_ids: &[String],
+        unit_ids: &[String],
+    ) -> Result<PreparedExport, ServiceError> {
         let p = self.export_partner(partner).await.map_err(|_| {
             ServiceError::WrongState(format!(
                 "transfer partner {partner:?} is no longer registered; nothing was exported"
@@ -929,19 +982,23 @@ impl KeyService {
                 ids.join(",")
             )),
         );
-        tx.append_audit(&ev, now_millis()).await?;
         tracing::info!(transfer = %transfer_id, partner = %p.name, keys = n_keys, "transfer file written");
         // The result starts `transfer ID `: fetch finds the request by it.
-        Ok((
-            format!(
+        let result = format!(
                 "transfer {transfer_id} for partner {} written on node {node} as {name}: {n_keys} keys, \
                  {n_units} data units. A Key Administrator fetches it from node {node}: \
                  clavis transfer fetch {transfer_id}",
                 p.name,
                 node = self.node.name,
-            ),
-            pending,
-        ))
+        );
+        Ok(PreparedExport {
+            partner: partner.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            key_ids: key_ids.to_vec(),
+            result,
+            file: pending,
+            event: ev,
+        })
     }
 
     /// The export file `id` made on this node (Key Administrators), audited.
