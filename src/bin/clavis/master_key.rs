@@ -149,7 +149,12 @@ async fn follow(
             let width = 40;
             let filled = usize::try_from(done * width / total).unwrap_or(0);
             let bar = format!("{}{}", "#".repeat(filled), "-".repeat(40 - filled.min(40)));
-            eprint!("\rre-wrap [{bar}] {done}/{total}");
+            if left == 0 {
+                // Everything is re-wrapped; the old key goes once every node has drained it.
+                eprint!("\rre-wrap [{bar}] {done}/{total}, retiring the old master key");
+            } else {
+                eprint!("\rre-wrap [{bar}] {done}/{total}");
+            }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             let (status, next) = client
                 .request(Method::GET, "/v1/master-key/rotation", None)
