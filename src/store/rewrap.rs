@@ -183,33 +183,6 @@ impl WriteTx {
         now: i64,
     ) -> Result<bool, StoreError> {
         let done = match row.table {
-            WrappedTable::Objects => {
-                sqlx::query("UPDATE objects SET wrapped = $1, master_key_id = $2 WHERE id = $3 AND wrapped = $4")
-                    .bind(wrapped.to_vec())
-                    .bind(master_key_id.to_owned())
-                    .bind(row.id.clone())
-                    .bind(row.wrapped.clone())
-                    .execute(self.conn())
-                    .await?
-            }
-            WrappedTable::Credentials => {
-                sqlx::query("UPDATE credentials SET wrapped_key = $1, master_key_id = $2 WHERE id = $3 AND wrapped_key = $4")
-                    .bind(wrapped.to_vec())
-                    .bind(master_key_id.to_owned())
-                    .bind(row.id.clone())
-                    .bind(row.wrapped.clone())
-                    .execute(self.conn())
-                    .await?
-            }
-            WrappedTable::PoolKeys => {
-                sqlx::query("UPDATE pool_keys SET wrapped = $1, master_key_id = $2 WHERE id = $3 AND wrapped = $4")
-                    .bind(wrapped.to_vec())
-                    .bind(master_key_id.to_owned())
-                    .bind(row.id.clone())
-                    .bind(row.wrapped.clone())
-                    .execute(self.conn())
-                    .await?
-            }
             WrappedTable::MasterKeyShares => {
                 sqlx::query("UPDATE master_key_shares SET wrapped = $1 WHERE backup_id = $2 AND holder_id = $3 AND wrapped = $4")
                     .bind(wrapped.to_vec())
@@ -218,6 +191,22 @@ impl WriteTx {
                     .bind(row.wrapped.clone())
                     .execute(self.conn())
                     .await?
+            }
+            keyed => {
+                let (table, column) = match keyed {
+                    WrappedTable::Credentials => ("credentials", "wrapped_key"),
+                    WrappedTable::PoolKeys => ("pool_keys", "wrapped"),
+                    _ => ("objects", "wrapped"),
+                };
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE {table} SET {column} = $1, master_key_id = $2 WHERE id = $3 AND {column} = $4"
+                )))
+                .bind(wrapped.to_vec())
+                .bind(master_key_id.to_owned())
+                .bind(row.id.clone())
+                .bind(row.wrapped.clone())
+                .execute(self.conn())
+                .await?
             }
         };
         if done.rows_affected() != 1 {
