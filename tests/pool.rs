@@ -229,6 +229,66 @@ async fn appends_reuse_the_key_and_reads_follow_wallets_postgres() {
     appends_reuse_the_key_and_reads_follow_wallets("postgres").await;
 }
 
+/// Many drives asking at once for the same new medium (the drive writer commits them
+/// in batches that look data units up themselves): one data unit per medium and key
+/// group, whichever batch each request lands in. A tag names different media in
+/// different key groups.
+async fn concurrent_writes_of_a_new_medium_share_its_data_unit(store: &str) {
+    let s = setup(store, 100).await;
+    let svc = s.running.service.clone();
+    key_group(&svc, "vault-a", KeyPolicy::default()).await;
+    key_group(&svc, "vault-b", KeyPolicy::default()).await;
+    let a = agent(&svc, "agent-a", "vault-a").await;
+    let b = agent(&svc, "agent-b", "vault-b").await;
+    refill(&svc).await;
+
+    let by_tag = |tag: &str| DataUnitRef {
+        external_tag: Some(tag.to_owned()),
+        external_unique_id: None,
+    };
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let svc = svc.clone();
+        let (who, unit) = match i % 3 {
+            0 => (a.clone(), by_tag("NEW001")),
+            1 => (a.clone(), tape("NEW002")),
+            _ => (b.clone(), by_tag("NEW001")),
+        };
+        tasks.push(tokio::spawn(async move {
+            (i % 3, svc.key_for_write(&who, &unit).await)
+        }));
+    }
+    let mut units: [HashSet<String>; 3] = Default::default();
+    for t in tasks {
+        let (kind, r) = t.await.expect("join");
+        let key = r.expect("write");
+        units[kind].insert(key.data_unit_id.expect("data unit"));
+    }
+    for (kind, ids) in units.iter().enumerate() {
+        assert_eq!(ids.len(), 1, "medium {kind}: one data unit, got {ids:?}");
+    }
+    assert_ne!(units[0], units[2], "vault-b's NEW001 is its own medium");
+    let tagged = svc
+        .list_data_units(&admin(), Some(1000), None)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|d| d.external_tag.as_deref() == Some("NEW001"))
+        .count();
+    assert_eq!(tagged, 2, "one NEW001 per key group");
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_writes_of_a_new_medium_share_its_data_unit_sqlite() {
+    concurrent_writes_of_a_new_medium_share_its_data_unit("sqlite").await;
+}
+
+#[tokio::test]
+async fn concurrent_writes_of_a_new_medium_share_its_data_unit_postgres() {
+    concurrent_writes_of_a_new_medium_share_its_data_unit("postgres").await;
+}
+
 #[tokio::test]
 async fn past_its_encryption_period_a_key_reads_but_writes_no_more() {
     let s = setup("sqlite", 5).await;

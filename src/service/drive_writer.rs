@@ -12,7 +12,7 @@ use crate::keys::{
     now_millis, now_secs, Algorithm, Attributes, KeyPolicy, ObjectMeta, ObjectType, State,
 };
 use crate::store::{
-    DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, KeyUse, PoolKeyRecord, Store, StoreError,
+    DataUnitKeyRecord, DataUnitRecord, KeyUse, NewWalletObject, PoolKeyRecord, Store, StoreError,
     StoredObject, WriteTx,
 };
 use std::collections::{HashMap, VecDeque};
@@ -28,7 +28,8 @@ const USAGE_ENCRYPT_DECRYPT: u32 = 0x04 | 0x08;
 pub(crate) enum DataUnitTarget {
     /// Known already.
     Existing(String),
-    /// To be created unless a data unit with its external unique ID appears first.
+    /// A medium not seen before: looked up in the batch's transaction by its external
+    /// unique ID, else by its tag in the key group, and created if neither finds it.
     New(DataUnitRecord),
 }
 
@@ -63,6 +64,9 @@ pub(crate) enum DriveOpDone {
     },
     /// The pool was empty; nothing was written.
     Empty,
+    /// The medium of a [`DataUnitTarget::New`] has a data unit already; nothing was
+    /// written, and the caller decides which key it gets.
+    Exists(Box<DataUnitRecord>),
     /// Uses recorded.
     Used,
 }
@@ -133,14 +137,21 @@ async fn apply_all<'a, R>(
     batch: &'a [(DriveOp, R)],
 ) -> Result<Vec<DriveOpDone>, StoreError> {
     let mut tx = store.begin_write(node_id).await?;
+    let found = look_up(&mut tx, batch).await?;
     // One statement takes every pool key the batch needs from each key group, instead
     // of a select and a delete per request.
     let mut wanted: HashMap<(&'a str, &'static str, u32), usize> = HashMap::new();
     for (op, _) in batch {
         if let DriveOp::Take {
-            wallet_id, policy, ..
+            wallet_id,
+            policy,
+            data_unit,
+            ..
         } = op
         {
+            if found.get(wallet_id, data_unit).is_some() {
+                continue;
+            }
             *wanted
                 .entry((wallet_id.as_str(), policy.algorithm.as_str(), policy.length))
                 .or_default() += 1;
@@ -154,10 +165,13 @@ async fn apply_all<'a, R>(
     let mut pending = Pending::default();
     let mut out = Vec::with_capacity(batch.len());
     for (op, _) in batch {
-        out.push(apply(&mut tx, node_id, op, &mut ready, &mut pending).await?);
+        out.push(apply(&mut tx, node_id, op, &found, &mut ready, &mut pending).await?);
     }
-    // The batch's new data units and first links in multi-row statements, and one
+    // The batch's new objects, wallet entries, data units and first links in
+    // multi-row statements (in that order: each refers to the ones before), and one
     // chain append: a few statements per batch instead of several per request.
+    tx.insert_objects(&pending.objects).await?;
+    tx.add_new_objects_to_wallets(&pending.wallet_rows).await?;
     tx.insert_data_units(&pending.units).await?;
     tx.insert_first_links(&pending.links).await?;
     tx.append_audit_batch(&pending.events, now_millis()).await?;
@@ -168,20 +182,105 @@ async fn apply_all<'a, R>(
 /// Rows a batch writes together at its end.
 #[derive(Default)]
 struct Pending {
+    /// Pool keys become these objects.
+    objects: Vec<StoredObject>,
+    /// ... in these wallets.
+    wallet_rows: Vec<NewWalletObject>,
     /// New data units.
     units: Vec<DataUnitRecord>,
-    /// External unique ID → ID of a new data unit above, so a second request for the
-    /// same medium in the batch finds it.
-    unit_by_uid: HashMap<String, String>,
+    /// Medium → ID of a new data unit above, so a second request for the same medium
+    /// in the batch finds it.
+    unit_by_medium: HashMap<Medium, String>,
     /// First links of pool keys, with their HLC.
     links: Vec<(DataUnitKeyRecord, i64)>,
     events: Vec<AuditEvent>,
+}
+
+/// How a request names a medium not seen before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Medium {
+    UniqueId(String),
+    /// Key group and external tag.
+    Tag(String, String),
+}
+
+impl Medium {
+    fn of(wallet_id: &str, rec: &DataUnitRecord) -> Option<Medium> {
+        match (&rec.external_unique_id, &rec.external_tag) {
+            (Some(uid), _) => Some(Medium::UniqueId(uid.clone())),
+            (None, Some(tag)) => Some(Medium::Tag(wallet_id.to_owned(), tag.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The data units that the batch's new-medium requests name and that exist already.
+#[derive(Default)]
+struct Found(HashMap<Medium, DataUnitRecord>);
+
+impl Found {
+    fn get(&self, wallet_id: &str, target: &DataUnitTarget) -> Option<&DataUnitRecord> {
+        match target {
+            DataUnitTarget::New(rec) => self.0.get(&Medium::of(wallet_id, rec)?),
+            DataUnitTarget::Existing(_) => None,
+        }
+    }
+}
+
+/// Looks up every new-medium request's data unit, one statement per key group.
+async fn look_up<R>(tx: &mut WriteTx, batch: &[(DriveOp, R)]) -> Result<Found, StoreError> {
+    let mut asked: HashMap<&str, (Vec<&str>, Vec<&str>)> = HashMap::new();
+    for (op, _) in batch {
+        if let DriveOp::Take {
+            wallet_id,
+            data_unit,
+            ..
+        } = op
+        {
+            if let DataUnitTarget::New(rec) = data_unit.as_ref() {
+                let (uids, tags) = asked.entry(wallet_id.as_str()).or_default();
+                match (&rec.external_unique_id, &rec.external_tag) {
+                    (Some(uid), _) => uids.push(uid),
+                    (None, Some(tag)) => tags.push(tag),
+                    (None, None) => {}
+                }
+            }
+        }
+    }
+    let mut found = Found::default();
+    for (wallet_id, (uids, tags)) in asked {
+        // Oldest first: the first data unit seen for a medium is the one it gets.
+        for du in tx.live_data_units_matching(wallet_id, &uids, &tags).await? {
+            if let Some(uid) = du
+                .external_unique_id
+                .as_deref()
+                .filter(|u| uids.contains(u))
+            {
+                found
+                    .0
+                    .entry(Medium::UniqueId(uid.to_owned()))
+                    .or_insert_with(|| du.clone());
+            }
+            if let Some(tag) = du
+                .external_tag
+                .as_deref()
+                .filter(|t| du.wallet_id == wallet_id && tags.contains(t))
+            {
+                found
+                    .0
+                    .entry(Medium::Tag(wallet_id.to_owned(), tag.to_owned()))
+                    .or_insert(du);
+            }
+        }
+    }
+    Ok(found)
 }
 
 async fn apply<'a>(
     tx: &mut WriteTx,
     node_id: &str,
     op: &'a DriveOp,
+    found: &Found,
     ready: &mut Ready<'a>,
     pending: &mut Pending,
 ) -> Result<DriveOpDone, StoreError> {
@@ -195,6 +294,9 @@ async fn apply<'a>(
             hlc,
             event,
         } => {
+            if let Some(du) = found.get(wallet_id, data_unit) {
+                return Ok(DriveOpDone::Exists(Box::new(du.clone())));
+            }
             let Some(key) = ready
                 .get_mut(&(wallet_id.as_str(), policy.algorithm.as_str(), policy.length))
                 .and_then(VecDeque::pop_front)
@@ -228,27 +330,23 @@ async fn apply<'a>(
                 origin_node: node_id.to_owned(),
                 owner: Some(owner.clone()),
             };
-            tx.insert_object(&obj).await?;
-            tx.add_wallet_object(wallet_id, &key.id, Some(owner), now, *hlc)
-                .await?;
+            pending.wallet_rows.push(NewWalletObject {
+                wallet_id: wallet_id.clone(),
+                object_id: key.id.clone(),
+                added_by: Some(owner.clone()),
+                created_at: now,
+                hlc: *hlc,
+            });
             let data_unit_id = match data_unit.as_ref() {
                 DataUnitTarget::Existing(id) => id.clone(),
                 DataUnitTarget::New(rec) => {
-                    let found = match rec.external_unique_id.as_deref() {
-                        Some(uid) => match pending.unit_by_uid.get(uid) {
-                            Some(id) => Some(id.clone()),
-                            None => tx
-                                .data_unit(DataUnitLookup::UniqueId(uid))
-                                .await?
-                                .map(|d| d.id),
-                        },
-                        None => None,
-                    };
-                    match found {
-                        Some(id) => id,
+                    let medium = Medium::of(wallet_id, rec);
+                    match medium.as_ref().and_then(|m| pending.unit_by_medium.get(m)) {
+                        // Created earlier in this batch: both keys go on it.
+                        Some(id) => id.clone(),
                         None => {
-                            if let Some(uid) = &rec.external_unique_id {
-                                pending.unit_by_uid.insert(uid.clone(), rec.id.clone());
+                            if let Some(m) = medium {
+                                pending.unit_by_medium.insert(m, rec.id.clone());
                             }
                             pending.units.push(rec.clone());
                             rec.id.clone()
@@ -274,8 +372,10 @@ async fn apply<'a>(
             ev.object = Some(key.id.clone());
             ev.detail = Some(format!("data unit {data_unit_id}, new key from the pool"));
             pending.events.push(ev);
+            let meta = Box::new(obj.meta.clone());
+            pending.objects.push(obj);
             Ok(DriveOpDone::Taken {
-                meta: Box::new(obj.meta),
+                meta,
                 key: Box::new(key),
                 data_unit_id,
             })

@@ -38,6 +38,13 @@ pub const MAX_DATA_UNIT_ID_LEN: usize = 128;
 pub const DATA_UNIT_ID_RULE: &str =
     "external tags and unique IDs are 1 to 128 printable ASCII characters";
 
+/// What taking a pool key for a medium came to.
+enum Taken {
+    Key(DriveKey),
+    /// The medium has a data unit already (nothing taken).
+    Exists(DataUnitRecord),
+}
+
 /// Names a medium.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DataUnitRef {
@@ -166,46 +173,79 @@ impl KeyService {
         let (wallet_id, policy) = self.key_group_of(who, &subject).await?;
         self.decide(who, &subject, &Action::CreateObject, None)
             .await?;
-        let existing = self.find_data_unit(unit, &wallet_id).await?;
-        if let Some(du) = &existing {
-            if du.wallet_id != wallet_id {
-                let why =
-                    "this medium's data unit belongs to a key group this agent does not write";
-                self.record(
-                    who,
-                    "drive.key_for_write",
-                    Some(&du.id),
-                    Outcome::Denied,
-                    Some(why.into()),
-                )
-                .await;
-                return Err(ServiceError::Forbidden(why.into()));
-            }
-            if let Some(key) = self.current_write_key(who, &du.id).await? {
-                return self.hand_out(who, key, &du.id).await;
-            }
-        }
-        let target = match existing {
-            Some(du) => DataUnitTarget::Existing(du.id),
-            None => {
-                let now = now_secs();
-                DataUnitTarget::New(DataUnitRecord {
-                    id: new_object_id(),
-                    external_tag: unit.external_tag.clone(),
-                    external_unique_id: unit.external_unique_id.clone(),
-                    wallet_id: wallet_id.clone(),
-                    description: None,
-                    state: "active".into(),
-                    created_by: Some(subject.owner_tag()),
-                    created_at: now,
-                    updated_at: now,
-                    hlc: to_db(self.hlc.now()),
-                    origin_node: self.node.node_id.clone(),
-                })
-            }
-        };
-        let op = DriveOp::Take {
+        // A new medium is the common case (a backup starting on a fresh tape): the
+        // drive writer looks its data unit up in the batch it commits, instead of a
+        // look-up per request here, and creates it if there is none.
+        let now = now_secs();
+        let new_unit = DataUnitRecord {
+            id: new_object_id(),
+            external_tag: unit.external_tag.clone(),
+            external_unique_id: unit.external_unique_id.clone(),
             wallet_id: wallet_id.clone(),
+            description: None,
+            state: "active".into(),
+            created_by: Some(subject.owner_tag()),
+            created_at: now,
+            updated_at: now,
+            hlc: to_db(self.hlc.now()),
+            origin_node: self.node.node_id.clone(),
+        };
+        let existing = match self
+            .take_pool_key(
+                who,
+                &subject,
+                &wallet_id,
+                policy,
+                DataUnitTarget::New(new_unit),
+            )
+            .await?
+        {
+            Taken::Key(key) => return Ok(key),
+            Taken::Exists(du) => du,
+        };
+        if existing.wallet_id != wallet_id {
+            let why = "this medium's data unit belongs to a key group this agent does not write";
+            self.record(
+                who,
+                "drive.key_for_write",
+                Some(&existing.id),
+                Outcome::Denied,
+                Some(why.into()),
+            )
+            .await;
+            return Err(ServiceError::Forbidden(why.into()));
+        }
+        if let Some(key) = self.current_write_key(who, &existing.id).await? {
+            return self.hand_out(who, key, &existing.id).await;
+        }
+        match self
+            .take_pool_key(
+                who,
+                &subject,
+                &wallet_id,
+                policy,
+                DataUnitTarget::Existing(existing.id),
+            )
+            .await?
+        {
+            Taken::Key(key) => Ok(key),
+            Taken::Exists(_) => Err(ServiceError::Internal(
+                "unexpected answer from the drive writer".into(),
+            )),
+        }
+    }
+
+    /// Takes a pool key for a data unit through the drive writer.
+    async fn take_pool_key(
+        &self,
+        who: &Principal,
+        subject: &Subject,
+        wallet_id: &str,
+        policy: KeyPolicy,
+        target: DataUnitTarget,
+    ) -> Result<Taken, ServiceError> {
+        let op = DriveOp::Take {
+            wallet_id: wallet_id.to_owned(),
             policy,
             owner: subject.owner_tag(),
             data_unit: Box::new(target),
@@ -223,15 +263,21 @@ impl KeyService {
                 meta,
                 data_unit_id,
             } => {
-                self.pool.stats.taken(&wallet_id, 1, now_secs());
+                self.pool.stats.taken(wallet_id, 1, now_secs());
                 self.pool.nudge();
                 let wrapped = WrappedKey::from_bytes(&key.wrapped)?;
                 let material = self.rot.unwrap(&wrapped, &key.id)?;
-                Ok(drive_key(&meta, Some(data_unit_id), material, true))
+                Ok(Taken::Key(drive_key(
+                    &meta,
+                    Some(data_unit_id),
+                    material,
+                    true,
+                )))
             }
+            DriveOpDone::Exists(du) => Ok(Taken::Exists(*du)),
             DriveOpDone::Empty => {
-                let name = self.wallet_name(&wallet_id).await;
-                if self.pool.stats.empty(&wallet_id, now_secs()) {
+                let name = self.wallet_name(wallet_id).await;
+                if self.pool.stats.empty(wallet_id, now_secs()) {
                     tracing::warn!(wallet = %name, node = %self.node.name, "key pool drained: answering \"no ready key\" until it refills");
                     self.record_system(
                         "pool.drained",
@@ -509,25 +555,6 @@ impl KeyService {
         };
         self.pool.groups.put(id, subject, generation, group);
         Ok((wallet_id, policy))
-    }
-
-    /// The data unit a write goes to: by unique ID, else the oldest with the tag in the
-    /// caller's key group.
-    async fn find_data_unit(
-        &self,
-        unit: &DataUnitRef,
-        wallet_id: &str,
-    ) -> Result<Option<DataUnitRecord>, ServiceError> {
-        if let Some(uid) = &unit.external_unique_id {
-            return Ok(self.store.data_unit(DataUnitLookup::UniqueId(uid)).await?);
-        }
-        let tag = unit.external_tag.as_deref().unwrap_or_default();
-        Ok(self
-            .store
-            .data_units_by_tag(tag)
-            .await?
-            .into_iter()
-            .find(|d| d.wallet_id == wallet_id))
     }
 
     async fn data_units_matching(

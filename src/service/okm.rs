@@ -542,7 +542,7 @@ impl KeyService {
                 self.pool.nudge();
                 Err(ServiceError::NoReadyKey(group))
             }
-            DriveOpDone::Used => Err(ServiceError::Internal(
+            DriveOpDone::Used | DriveOpDone::Exists(_) => Err(ServiceError::Internal(
                 "unexpected answer from the drive writer".into(),
             )),
         }

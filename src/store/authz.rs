@@ -5,10 +5,27 @@
 //! removing one logs a delete, keyed by the row's natural key, so a peer replays them
 //! idempotently.
 
+use super::changelog::NewChange;
+use super::multi_row::{multi_row_insert, MULTI_ROWS};
 use super::users::to_json;
 use super::{ChangeOp, Store, StoreError, WriteTx};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+
+/// An object made in this transaction, to be put in a wallet.
+#[derive(Debug, Clone)]
+pub struct NewWalletObject {
+    /// The wallet.
+    pub wallet_id: String,
+    /// The new object.
+    pub object_id: String,
+    /// Owner tag of whoever added it.
+    pub added_by: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// HLC of the change.
+    pub hlc: i64,
+}
 
 /// A user group or endpoint group.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -350,6 +367,49 @@ impl WriteTx {
         )
         .await?;
         Ok(())
+    }
+
+    /// Puts objects made in this transaction in wallets, in multi-row statements, and
+    /// logs each: [`WriteTx::add_wallet_object`] for a batch of new objects (which
+    /// can be in no wallet yet, so nothing is replaced).
+    pub async fn add_new_objects_to_wallets(
+        &mut self,
+        rows: &[NewWalletObject],
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(MULTI_ROWS) {
+            let sql = multi_row_insert(
+                "wallet_objects",
+                "wallet_id, object_id, added_by, created_at",
+                4,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.wallet_id.clone())
+                    .bind(r.object_id.clone())
+                    .bind(r.added_by.clone())
+                    .bind(r.created_at);
+            }
+            q.execute(self.conn()).await?;
+        }
+        let changes = rows
+            .iter()
+            .map(|r| {
+                Ok(NewChange {
+                    hlc: r.hlc,
+                    entity: "wallet_object",
+                    entity_id: format!("{}/{}", r.wallet_id, r.object_id),
+                    op: ChangeOp::Upsert,
+                    payload: to_json(
+                        "wallet_objects",
+                        &serde_json::json!({"wallet_id": r.wallet_id, "object_id": r.object_id, "added_by": r.added_by}),
+                    )?,
+                    created_at: r.created_at,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.log_changes(&changes).await
     }
 
     /// Takes an object out of a wallet; false if it was not in it.

@@ -6,8 +6,12 @@
 //! exchange the numbering has no gaps and commits in order, so a peer that holds
 //! sequence N from an origin holds everything up to N, and its cursor is one number.
 
+use super::multi_row::{multi_row_insert, MULTI_ROWS};
 use super::{Store, StoreError, WriteTx};
 use sqlx::Row;
+
+const CHANGE_COLUMNS: &str =
+    "origin, seq, hlc, node_id, entity, entity_id, op, payload, created_at";
 
 /// What a change did to its entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,6 +53,16 @@ pub struct Change {
     /// The entity's new state (JSON; keys appear only wrapped).
     pub payload: Vec<u8>,
     /// Wall-clock time, Unix seconds.
+    pub created_at: i64,
+}
+
+/// A change to log with [`WriteTx::log_changes`].
+pub(crate) struct NewChange {
+    pub hlc: i64,
+    pub entity: &'static str,
+    pub entity_id: String,
+    pub op: ChangeOp,
+    pub payload: Vec<u8>,
     pub created_at: i64,
 }
 
@@ -94,29 +108,7 @@ impl WriteTx {
         {
             return Err(StoreError::ReadOnly(w.clone()));
         }
-        let (origin, seq) = match self.seq.as_mut() {
-            Some(r) => {
-                r.last += 1;
-                r.pending = true;
-                (r.origin.clone(), r.last)
-            }
-            None => {
-                let row = sqlx::query(
-                    "UPDATE replica_meta SET last_seq = last_seq + 1 WHERE singleton = 1 RETURNING last_seq, replica_id",
-                )
-                .fetch_optional(self.conn())
-                .await?
-                .ok_or(StoreError::NotInitialized)?;
-                let seq: i64 = row.try_get(0)?;
-                let origin: String = row.try_get(1)?;
-                self.seq = Some(SeqReservation {
-                    origin: origin.clone(),
-                    last: seq,
-                    pending: false,
-                });
-                (origin, seq)
-            }
-        };
+        let (origin, seq) = self.reserve_seqs(1).await?;
         sqlx::query(
             "INSERT INTO change_log (origin, seq, hlc, node_id, entity, entity_id, op, payload, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -134,6 +126,65 @@ impl WriteTx {
         .await?;
         self.replica_id = Some(origin);
         Ok(seq)
+    }
+
+    /// Appends several change-log rows in multi-row statements, numbered in the order
+    /// given (see [`WriteTx::log_change`]).
+    pub(crate) async fn log_changes(&mut self, changes: &[NewChange]) -> Result<(), StoreError> {
+        if self.replaying || changes.is_empty() {
+            return Ok(());
+        }
+        if let Some(w) = &self.read_only {
+            return Err(StoreError::ReadOnly(w.clone()));
+        }
+        let n = i64::try_from(changes.len()).unwrap_or(i64::MAX);
+        let (origin, first) = self.reserve_seqs(n).await?;
+        let mut seq = first;
+        for chunk in changes.chunks(MULTI_ROWS) {
+            let sql = multi_row_insert("change_log", CHANGE_COLUMNS, 9, chunk.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in chunk {
+                q = q
+                    .bind(origin.clone())
+                    .bind(seq)
+                    .bind(c.hlc)
+                    .bind(self.node_id.clone())
+                    .bind(c.entity)
+                    .bind(c.entity_id.clone())
+                    .bind(c.op.as_str())
+                    .bind(c.payload.clone())
+                    .bind(c.created_at);
+                seq += 1;
+            }
+            q.execute(self.conn()).await?;
+        }
+        self.replica_id = Some(origin);
+        Ok(())
+    }
+
+    /// Reserves `n` consecutive sequences; returns the origin and the first of them.
+    async fn reserve_seqs(&mut self, n: i64) -> Result<(String, i64), StoreError> {
+        if let Some(r) = self.seq.as_mut() {
+            let first = r.last + 1;
+            r.last += n;
+            r.pending = true;
+            return Ok((r.origin.clone(), first));
+        }
+        let row = sqlx::query(
+            "UPDATE replica_meta SET last_seq = last_seq + $1 WHERE singleton = 1 RETURNING last_seq, replica_id",
+        )
+        .bind(n)
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(StoreError::NotInitialized)?;
+        let last: i64 = row.try_get(0)?;
+        let origin: String = row.try_get(1)?;
+        self.seq = Some(SeqReservation {
+            origin: origin.clone(),
+            last,
+            pending: false,
+        });
+        Ok((origin, last - n + 1))
     }
 
     /// Writes the reserved sequence back to `replica_meta` (called by commit).

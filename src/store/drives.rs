@@ -5,6 +5,8 @@
 //! (data unit, key), and their counters only grow, so a peer merges them by taking the
 //! larger value of each.
 
+use super::changelog::NewChange;
+use super::multi_row::{multi_row_insert, MULTI_ROWS};
 use super::users::to_json;
 use super::{ChangeOp, Store, StoreError, WriteTx};
 use sqlx::any::AnyRow;
@@ -83,34 +85,22 @@ pub struct DataUnitKeyRecord {
     pub bytes_read: i64,
 }
 
-/// Rows per multi-row INSERT (11 columns × 256 stays far below both backends' limit
-/// on bound parameters).
-const MULTI_ROWS: usize = 256;
-
-/// `INSERT INTO table (columns) VALUES ($1, ...), (...)` for `rows` rows.
-fn multi_row_insert(table: &str, columns: &str, per_row: usize, rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 1..=per_row {
-            if c > 1 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(r * per_row + c).to_string());
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 const POLICY_COLUMNS: &str = "wallet_id, algorithm, length, encryption_period, decryption_period, exportable, created_at, updated_at, hlc, origin_node";
 const DU_COLUMNS: &str = "id, external_tag, external_unique_id, wallet_id, description, state, created_by, created_at, updated_at, hlc, origin_node";
 const LINK_COLUMNS: &str =
     "data_unit_id, key_id, first_used_at, last_used_at, writes, reads, bytes_written, bytes_read";
+
+/// The change-log row of a link's new state.
+fn link_change(l: &DataUnitKeyRecord, hlc: i64, at_ms: i64) -> Result<NewChange, StoreError> {
+    Ok(NewChange {
+        hlc,
+        entity: "data_unit_key",
+        entity_id: format!("{}/{}", l.data_unit_id, l.key_id),
+        op: ChangeOp::Upsert,
+        payload: to_json("data_unit_keys", l)?,
+        created_at: at_ms / 1000,
+    })
+}
 
 fn decode_policy(r: &AnyRow) -> Result<KeyPolicyRecord, StoreError> {
     Ok(KeyPolicyRecord {
@@ -275,19 +265,20 @@ impl WriteTx {
             }
             q.execute(self.conn()).await?;
         }
-        for d in units {
-            let payload = to_json("data_units", d)?;
-            self.log_change(
-                d.hlc,
-                "data_unit",
-                &d.id,
-                ChangeOp::Upsert,
-                &payload,
-                d.updated_at,
-            )
-            .await?;
-        }
-        Ok(())
+        let changes = units
+            .iter()
+            .map(|d| {
+                Ok(NewChange {
+                    hlc: d.hlc,
+                    entity: "data_unit",
+                    entity_id: d.id.clone(),
+                    op: ChangeOp::Upsert,
+                    payload: to_json("data_units", d)?,
+                    created_at: d.updated_at,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.log_changes(&changes).await
     }
 
     async fn insert_data_unit_row(&mut self, d: &DataUnitRecord) -> Result<(), StoreError> {
@@ -310,17 +301,54 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Looks a data unit up inside this transaction (so a batch sees its own inserts).
-    pub async fn data_unit(
+    /// Live data units with one of these external unique IDs, or with one of these
+    /// external tags in `wallet_id`, oldest first: a batch's look-ups in one statement.
+    pub async fn live_data_units_matching(
         &mut self,
-        by: DataUnitLookup<'_>,
-    ) -> Result<Option<DataUnitRecord>, StoreError> {
-        let (sql, v) = by.query();
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(v)
-            .fetch_optional(self.conn())
-            .await?;
-        row.as_ref().map(decode_du).transpose()
+        wallet_id: &str,
+        unique_ids: &[&str],
+        tags: &[&str],
+    ) -> Result<Vec<DataUnitRecord>, StoreError> {
+        if unique_ids.is_empty() && tags.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Every bound value is referenced (PostgreSQL refuses unused parameters).
+        let marks = |from: usize, n: usize| -> String {
+            (from..from + n)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut filters = Vec::new();
+        if !unique_ids.is_empty() {
+            filters.push(format!(
+                "external_unique_id IN ({})",
+                marks(1, unique_ids.len())
+            ));
+        }
+        if !tags.is_empty() {
+            let w = unique_ids.len() + 1;
+            filters.push(format!(
+                "(wallet_id = ${w} AND external_tag IN ({}))",
+                marks(w + 1, tags.len())
+            ));
+        }
+        let sql = format!(
+            "SELECT {DU_COLUMNS} FROM data_units WHERE state = 'active' AND ({}) ORDER BY id",
+            filters.join(" OR ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for v in unique_ids {
+            q = q.bind((*v).to_owned());
+        }
+        if !tags.is_empty() {
+            q = q.bind(wallet_id.to_owned());
+            for v in tags {
+                q = q.bind((*v).to_owned());
+            }
+        }
+        let rows = q.fetch_all(self.conn()).await?;
+        rows.iter().map(decode_du).collect()
     }
 
     /// Inserts the first links of keys that no data unit has used yet (keys fresh from
@@ -346,10 +374,11 @@ impl WriteTx {
             }
             q.execute(self.conn()).await?;
         }
-        for (l, hlc) in links {
-            self.log_link(l, *hlc, l.last_used_at).await?;
-        }
-        Ok(())
+        let changes = links
+            .iter()
+            .map(|(l, hlc)| link_change(l, *hlc, l.last_used_at))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.log_changes(&changes).await
     }
 
     async fn insert_link(&mut self, l: &DataUnitKeyRecord) -> Result<(), StoreError> {
@@ -374,17 +403,8 @@ impl WriteTx {
         l: &DataUnitKeyRecord,
         hlc: i64,
         at_ms: i64,
-    ) -> Result<i64, StoreError> {
-        let payload = to_json("data_unit_keys", l)?;
-        self.log_change(
-            hlc,
-            "data_unit_key",
-            &format!("{}/{}", l.data_unit_id, l.key_id),
-            ChangeOp::Upsert,
-            &payload,
-            at_ms / 1000,
-        )
-        .await
+    ) -> Result<(), StoreError> {
+        self.log_changes(&[link_change(l, hlc, at_ms)?]).await
     }
 
     /// Records one use of `key_id` on a data unit: creates the link on first use, else

@@ -18,6 +18,7 @@ mod endpoints;
 mod master_key_holders;
 mod master_key_shares;
 pub mod merge;
+mod multi_row;
 mod objects;
 mod pool;
 mod quorum;
@@ -28,7 +29,7 @@ mod transfer_partners;
 mod users;
 
 pub use audit_replicate::AuditApplyReport;
-pub use authz::{GroupRecord, ManageGrant, WalletGrant, WalletRecord};
+pub use authz::{GroupRecord, ManageGrant, NewWalletObject, WalletGrant, WalletRecord};
 pub use changelog::{Change, ChangeOp};
 pub use cluster::{ClusterNode, NodeMember};
 pub use credentials::{Credential, MasterKeyRecord, NodeAgentAddr, NodeRecord};

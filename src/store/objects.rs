@@ -1,11 +1,15 @@
 //! Managed objects: metadata columns, attributes as JSON, material only wrapped.
 
+use super::changelog::NewChange;
+use super::multi_row::{multi_row_insert, MULTI_ROWS};
 use super::{ChangeOp, Store, StoreError, WriteTx};
 use crate::keys::{Algorithm, Attributes, ObjectMeta, ObjectType, State};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+
+const OBJECT_COLUMNS: &str = "id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node, owner";
 
 /// A managed object as stored: metadata plus the wrapped material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +171,56 @@ impl WriteTx {
             obj.meta.updated_at,
         )
         .await
+    }
+
+    /// Inserts new objects in multi-row statements and logs them, checking each
+    /// master key they are wrapped under once: [`WriteTx::insert_object`] for a batch.
+    pub async fn insert_objects(&mut self, objs: &[StoredObject]) -> Result<(), StoreError> {
+        let mut checked: Vec<&str> = Vec::new();
+        for obj in objs {
+            if let (Some(_), Some(mk)) = (&obj.wrapped, obj.master_key_id.as_deref()) {
+                if !checked.contains(&mk) {
+                    self.require_live_master_key(mk).await?;
+                    checked.push(mk);
+                }
+            }
+        }
+        for chunk in objs.chunks(MULTI_ROWS) {
+            let sql = multi_row_insert("objects", OBJECT_COLUMNS, 14, chunk.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for obj in chunk {
+                q = q
+                    .bind(obj.meta.id.clone())
+                    .bind(obj.meta.object_type.as_str())
+                    .bind(obj.meta.algorithm.map(|a| a.as_str()))
+                    .bind(obj.meta.length.map(i64::from))
+                    .bind(obj.meta.state.as_str())
+                    .bind(obj.meta.name.clone())
+                    .bind(attributes_json(obj)?)
+                    .bind(obj.wrapped.clone())
+                    .bind(obj.master_key_id.clone())
+                    .bind(obj.meta.created_at)
+                    .bind(obj.meta.updated_at)
+                    .bind(obj.hlc)
+                    .bind(obj.origin_node.clone())
+                    .bind(obj.owner.clone());
+            }
+            q.execute(self.conn()).await?;
+        }
+        let changes = objs
+            .iter()
+            .map(|obj| {
+                Ok(NewChange {
+                    hlc: obj.hlc,
+                    entity: "object",
+                    entity_id: obj.meta.id.clone(),
+                    op: ChangeOp::Upsert,
+                    payload: payload(obj)?,
+                    created_at: obj.meta.updated_at,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.log_changes(&changes).await
     }
 
     /// Replaces an object's mutable fields if it still has HLC `expected_hlc`
