@@ -7,7 +7,8 @@
 //! managed object, a data unit is created and linked, an audit record written, and the
 //! key unwrapped once and sent.
 //!
-//! Settings: CLAVIS_BENCH_SECS (per concurrency level, default 3).
+//! Settings: CLAVIS_BENCH_SECS (per concurrency level, default 3), CLAVIS_BENCH_AGENTS
+//! (concurrency levels, default `1,16,64`; at most 64).
 
 use clavis::service::Principal;
 use clavis_agent::agent::cluster::{Cluster, ClusterSettings};
@@ -117,8 +118,13 @@ async fn main() {
         svc.rot().wrap(&mk, &format!("raw-{i}"), &m).expect("wrap");
     }
     let raw_rate = raw_n as f64 / t.elapsed().as_secs_f64();
-    let levels = [1usize, 16, 64];
-    let needed = 64 * 4000 * secs as usize / 3 + 20_000;
+    let levels: Vec<usize> = std::env::var("CLAVIS_BENCH_AGENTS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|l: &Vec<usize>| !l.is_empty() && l.iter().all(|&n| (1..=64).contains(&n)))
+        .unwrap_or_else(|| vec![1, 16, 64]);
+    // Enough for 15,000 requests/s at every level.
+    let needed = levels.len() * 15_000 * secs as usize + 10_000;
     svc.pool().configure(clavis::pool::PoolConfig {
         size: needed as u64,
         low_water: needed as u64,

@@ -6,7 +6,7 @@
 //! idempotently.
 
 use super::changelog::NewChange;
-use super::multi_row::{multi_row_insert, MULTI_ROWS};
+use super::multi_row::MULTI_ROWS;
 use super::users::to_json;
 use super::{ChangeOp, Store, StoreError, WriteTx};
 use sqlx::any::AnyRow;
@@ -377,7 +377,7 @@ impl WriteTx {
         rows: &[NewWalletObject],
     ) -> Result<(), StoreError> {
         for chunk in rows.chunks(MULTI_ROWS) {
-            let sql = multi_row_insert(
+            let sql = self.multi_row_insert(
                 "wallet_objects",
                 "wallet_id, object_id, added_by, created_at",
                 4,

@@ -6,7 +6,7 @@
 //! exchange the numbering has no gaps and commits in order, so a peer that holds
 //! sequence N from an origin holds everything up to N, and its cursor is one number.
 
-use super::multi_row::{multi_row_insert, MULTI_ROWS};
+use super::multi_row::MULTI_ROWS;
 use super::{Store, StoreError, WriteTx};
 use sqlx::Row;
 
@@ -141,7 +141,7 @@ impl WriteTx {
         let (origin, first) = self.reserve_seqs(n).await?;
         let mut seq = first;
         for chunk in changes.chunks(MULTI_ROWS) {
-            let sql = multi_row_insert("change_log", CHANGE_COLUMNS, 9, chunk.len());
+            let sql = self.multi_row_insert("change_log", CHANGE_COLUMNS, 9, chunk.len());
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
                 q = q

@@ -6,7 +6,7 @@
 //! larger value of each.
 
 use super::changelog::NewChange;
-use super::multi_row::{multi_row_insert, MULTI_ROWS};
+use super::multi_row::MULTI_ROWS;
 use super::users::to_json;
 use super::{ChangeOp, Store, StoreError, WriteTx};
 use sqlx::any::AnyRow;
@@ -247,7 +247,7 @@ impl WriteTx {
     /// logging each. A taken external unique ID fails with a unique violation.
     pub async fn insert_data_units(&mut self, units: &[DataUnitRecord]) -> Result<(), StoreError> {
         for chunk in units.chunks(MULTI_ROWS) {
-            let sql = multi_row_insert("data_units", DU_COLUMNS, 11, chunk.len());
+            let sql = self.multi_row_insert("data_units", DU_COLUMNS, 11, chunk.len());
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for d in chunk {
                 q = q
@@ -359,7 +359,7 @@ impl WriteTx {
         links: &[(DataUnitKeyRecord, i64)],
     ) -> Result<(), StoreError> {
         for chunk in links.chunks(MULTI_ROWS) {
-            let sql = multi_row_insert("data_unit_keys", LINK_COLUMNS, 8, chunk.len());
+            let sql = self.multi_row_insert("data_unit_keys", LINK_COLUMNS, 8, chunk.len());
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (l, _) in chunk {
                 q = q

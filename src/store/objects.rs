@@ -1,7 +1,7 @@
 //! Managed objects: metadata columns, attributes as JSON, material only wrapped.
 
 use super::changelog::NewChange;
-use super::multi_row::{multi_row_insert, MULTI_ROWS};
+use super::multi_row::MULTI_ROWS;
 use super::{ChangeOp, Store, StoreError, WriteTx};
 use crate::keys::{Algorithm, Attributes, ObjectMeta, ObjectType, State};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -186,7 +186,7 @@ impl WriteTx {
             }
         }
         for chunk in objs.chunks(MULTI_ROWS) {
-            let sql = multi_row_insert("objects", OBJECT_COLUMNS, 14, chunk.len());
+            let sql = self.multi_row_insert("objects", OBJECT_COLUMNS, 14, chunk.len());
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for obj in chunk {
                 q = q
