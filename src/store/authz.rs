@@ -409,7 +409,7 @@ impl WriteTx {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.log_changes(&changes).await
+        self.log_changes(changes)
     }
 
     /// Takes an object out of a wallet; false if it was not in it.

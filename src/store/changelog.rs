@@ -108,6 +108,8 @@ impl WriteTx {
         {
             return Err(StoreError::ReadOnly(w.clone()));
         }
+        // Rows queued before this one come first.
+        self.flush_changes().await?;
         let (origin, seq) = self.reserve_seqs(1).await?;
         sqlx::query(
             "INSERT INTO change_log (origin, seq, hlc, node_id, entity, entity_id, op, payload, created_at) \
@@ -128,15 +130,27 @@ impl WriteTx {
         Ok(seq)
     }
 
-    /// Appends several change-log rows in multi-row statements, numbered in the order
-    /// given (see [`WriteTx::log_change`]).
-    pub(crate) async fn log_changes(&mut self, changes: &[NewChange]) -> Result<(), StoreError> {
+    /// Queues change-log rows, numbered in the order given (see [`WriteTx::log_change`]).
+    /// They are written in one multi-row statement with the rest of the transaction's
+    /// queued rows, before the next single [`WriteTx::log_change`] or at commit, so a
+    /// batch that logs several kinds of rows pays one round trip for them all.
+    pub(crate) fn log_changes(&mut self, changes: Vec<NewChange>) -> Result<(), StoreError> {
         if self.replaying || changes.is_empty() {
             return Ok(());
         }
         if let Some(w) = &self.read_only {
             return Err(StoreError::ReadOnly(w.clone()));
         }
+        self.queued_changes.extend(changes);
+        Ok(())
+    }
+
+    /// Writes the queued change-log rows.
+    pub(crate) async fn flush_changes(&mut self) -> Result<(), StoreError> {
+        if self.queued_changes.is_empty() {
+            return Ok(());
+        }
+        let changes = std::mem::take(&mut self.queued_changes);
         let n = i64::try_from(changes.len()).unwrap_or(i64::MAX);
         let (origin, first) = self.reserve_seqs(n).await?;
         let mut seq = first;
@@ -203,7 +217,8 @@ impl WriteTx {
         Ok(())
     }
 
-    /// True when this transaction logged at least one local change.
+    /// True when this transaction logged at least one local change (call after
+    /// [`WriteTx::flush_changes`]).
     pub(crate) fn logged_changes(&self) -> bool {
         self.seq.is_some()
     }

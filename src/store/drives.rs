@@ -278,7 +278,7 @@ impl WriteTx {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.log_changes(&changes).await
+        self.log_changes(changes)
     }
 
     async fn insert_data_unit_row(&mut self, d: &DataUnitRecord) -> Result<(), StoreError> {
@@ -378,7 +378,7 @@ impl WriteTx {
             .iter()
             .map(|(l, hlc)| link_change(l, *hlc, l.last_used_at))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.log_changes(&changes).await
+        self.log_changes(changes)
     }
 
     async fn insert_link(&mut self, l: &DataUnitKeyRecord) -> Result<(), StoreError> {
@@ -404,7 +404,7 @@ impl WriteTx {
         hlc: i64,
         at_ms: i64,
     ) -> Result<(), StoreError> {
-        self.log_changes(&[link_change(l, hlc, at_ms)?]).await
+        self.log_changes(vec![link_change(l, hlc, at_ms)?])
     }
 
     /// Records one use of `key_id` on a data unit: creates the link on first use, else

@@ -237,6 +237,7 @@ impl Store {
             node_id: node_id.to_owned(),
             replica_id: None,
             seq: None,
+            queued_changes: Vec::new(),
             replaying: false,
             changed: self.changed.clone(),
             read_only: self.read_only.get().cloned(),
@@ -274,6 +275,8 @@ pub struct WriteTx {
     node_id: String,
     replica_id: Option<String>,
     seq: Option<changelog::SeqReservation>,
+    /// Change-log rows not written yet ([`WriteTx::log_changes`]).
+    queued_changes: Vec<changelog::NewChange>,
     /// Set while a peer's change is replayed: store methods then log nothing.
     replaying: bool,
     changed: std::sync::Arc<tokio::sync::Notify>,
@@ -287,6 +290,7 @@ pub struct WriteTx {
 impl WriteTx {
     /// Commits; when this returns `Ok`, the change is durable.
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.flush_changes().await?;
         self.flush_seq().await?;
         let logged = self.logged_changes() || self.replaying;
         let changed = self.changed.clone();

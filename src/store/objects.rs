@@ -220,7 +220,7 @@ impl WriteTx {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.log_changes(&changes).await
+        self.log_changes(changes)
     }
 
     /// Replaces an object's mutable fields if it still has HLC `expected_hlc`
