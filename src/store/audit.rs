@@ -246,6 +246,9 @@ impl WriteTx {
         if n == 0 {
             return Ok(0..0);
         }
+        // Queued change-log rows go first: their sequence reservation also tells this
+        // transaction its replica ID, which saves the audit chain a look-up.
+        self.flush_changes().await?;
         let (origin, first, mut prev) = self.reserve_audit_seqs(n).await?;
         let node_id =
             crate::audit::chain::sanitize(&self.node_id, crate::audit::chain::MAX_NODE_ID);
