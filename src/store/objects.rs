@@ -125,6 +125,26 @@ pub(super) fn payload(obj: &StoredObject) -> Result<Vec<u8>, StoreError> {
     .map_err(|e| corrupt(format!("{}: cannot encode change: {e}", obj.meta.id)))
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds an object's row, in `OBJECT_COLUMNS` order.
+fn bind_object<'q>(q: AnyQuery<'q>, obj: &StoredObject) -> Result<AnyQuery<'q>, StoreError> {
+    Ok(q.bind(obj.meta.id.clone())
+        .bind(obj.meta.object_type.as_str())
+        .bind(obj.meta.algorithm.map(|a| a.as_str()))
+        .bind(obj.meta.length.map(i64::from))
+        .bind(obj.meta.state.as_str())
+        .bind(obj.meta.name.clone())
+        .bind(attributes_json(obj)?)
+        .bind(obj.wrapped.clone())
+        .bind(obj.master_key_id.clone())
+        .bind(obj.meta.created_at)
+        .bind(obj.meta.updated_at)
+        .bind(obj.hlc)
+        .bind(obj.origin_node.clone())
+        .bind(obj.owner.clone()))
+}
+
 fn attributes_json(obj: &StoredObject) -> Result<String, StoreError> {
     serde_json::to_string(&obj.meta.attributes)
         .map_err(|e| corrupt(format!("{}: attributes: {e}", obj.meta.id)))
@@ -136,27 +156,10 @@ impl WriteTx {
         if let (Some(_), Some(mk)) = (&obj.wrapped, &obj.master_key_id) {
             self.require_live_master_key(mk).await?;
         }
-        let attrs = attributes_json(obj)?;
-        sqlx::query(
-            "INSERT INTO objects (id, object_type, algorithm, length, state, name, attributes, wrapped, master_key_id, created_at, updated_at, hlc, origin_node, owner) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(obj.meta.id.clone())
-        .bind(obj.meta.object_type.as_str())
-        .bind(obj.meta.algorithm.map(|a| a.as_str()))
-        .bind(obj.meta.length.map(i64::from))
-        .bind(obj.meta.state.as_str())
-        .bind(obj.meta.name.clone())
-        .bind(attrs)
-        .bind(obj.wrapped.clone())
-        .bind(obj.master_key_id.clone())
-        .bind(obj.meta.created_at)
-        .bind(obj.meta.updated_at)
-        .bind(obj.hlc)
-        .bind(obj.origin_node.clone())
-        .bind(obj.owner.clone())
-        .execute(self.conn())
-        .await?;
+        let sql = self.multi_row_insert("objects", OBJECT_COLUMNS, 14, 1);
+        bind_object(sqlx::query(sqlx::AssertSqlSafe(sql)), obj)?
+            .execute(self.conn())
+            .await?;
         if self.replaying {
             // A replayed object is logged by the applier, with the payload it came with.
             return Ok(0);
@@ -189,21 +192,7 @@ impl WriteTx {
             let sql = self.multi_row_insert("objects", OBJECT_COLUMNS, 14, chunk.len());
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for obj in chunk {
-                q = q
-                    .bind(obj.meta.id.clone())
-                    .bind(obj.meta.object_type.as_str())
-                    .bind(obj.meta.algorithm.map(|a| a.as_str()))
-                    .bind(obj.meta.length.map(i64::from))
-                    .bind(obj.meta.state.as_str())
-                    .bind(obj.meta.name.clone())
-                    .bind(attributes_json(obj)?)
-                    .bind(obj.wrapped.clone())
-                    .bind(obj.master_key_id.clone())
-                    .bind(obj.meta.created_at)
-                    .bind(obj.meta.updated_at)
-                    .bind(obj.hlc)
-                    .bind(obj.origin_node.clone())
-                    .bind(obj.owner.clone());
+                q = bind_object(q, obj)?;
             }
             q.execute(self.conn()).await?;
         }
