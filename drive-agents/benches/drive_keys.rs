@@ -57,10 +57,8 @@ fn rot_section(dir: &std::path::Path) -> String {
     )
 }
 
-/// CPU time this process has used (user + system), from /proc/self/stat: on a
-/// shared machine, CPU per request is steadier than wall-clock throughput.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// CPU time (user + system) from a /proc stat line.
+fn stat_cpu(stat: &str) -> Option<Duration> {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -68,6 +66,26 @@ fn cpu_time() -> Option<Duration> {
     // USER_HZ is 100 on Linux.
     Some(Duration::from_millis(ticks * 10))
 }
+
+/// CPU time used so far by this process, and by its agent threads (named
+/// `AGENT_THREAD`): on a shared machine, CPU per request is steadier than wall-clock
+/// throughput, and the node's share (process minus agents) is what a node serving
+/// agents on other machines would spend.
+fn cpu_time() -> Option<(Duration, Duration)> {
+    let all = stat_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    let mut agents = Duration::ZERO;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.starts_with(AGENT_THREAD) {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            agents += stat_cpu(&stat).unwrap_or_default();
+        }
+    }
+    Some((all, agents))
+}
+
+/// Name of the agents' runtime threads.
+const AGENT_THREAD: &str = "bench-agent";
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -173,12 +191,19 @@ async fn main() {
             .push(Cluster::new(&e.identity, vec![agent_addr.clone()], settings).expect("cluster"));
     }
 
+    // The agents run on a runtime of their own, so their CPU can be told from the node's.
+    let agents_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(AGENT_THREAD)
+        .enable_all()
+        .build()
+        .expect("agents' runtime");
     for &n in &levels {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut tasks = Vec::new();
         for (a, c) in clusters.iter().take(n).enumerate() {
             let c = c.clone();
-            tasks.push(tokio::spawn(async move {
+            tasks.push(agents_rt.spawn(async move {
                 let mut lat = Vec::new();
                 let mut i = 0u64;
                 while Instant::now() < deadline {
@@ -204,10 +229,15 @@ async fn main() {
         }
         let took = started.elapsed().as_secs_f64();
         let cpu = match (cpu_before, cpu_time()) {
-            (Some(a), Some(b)) if !all.is_empty() => {
+            (Some((all_a, agents_a)), Some((all_b, agents_b))) if !all.is_empty() => {
+                let per = |d: Duration| d.as_secs_f64() * 1e6 / all.len() as f64;
+                let total = all_b.saturating_sub(all_a);
+                let agents = agents_b.saturating_sub(agents_a);
                 format!(
-                    ", {:.0} µs CPU per request (agents and node)",
-                    b.saturating_sub(a).as_secs_f64() * 1e6 / all.len() as f64
+                    ", CPU per request {:.0} µs: node {:.0}, agents {:.0}",
+                    per(total),
+                    per(total.saturating_sub(agents)),
+                    per(agents)
                 )
             }
             _ => String::new(),
@@ -221,5 +251,6 @@ async fn main() {
             all.len()
         );
     }
+    agents_rt.shutdown_background();
     node.stop().await;
 }
