@@ -19,7 +19,7 @@ use clavis::service::{CreateKey, DataUnitRef, Principal, PrincipalKind};
 use clavis::transfer::file::{seal, DataUnitEntry, Export, KeyUseEntry};
 use clavis::transfer::{Identity, PublicIdentity};
 use common::cluster::{init_first, Api, Node};
-use common::node::pkcs11_rot_section;
+use common::node::{pkcs11_rot_section, SOFTWARE_ROT};
 use hyper::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -244,6 +244,50 @@ fn flipped(text: &str, at: usize) -> String {
     let mut b = text.as_bytes().to_vec();
     b[at] ^= 0x01;
     String::from_utf8(b).expect("still text")
+}
+
+/// A third cluster's identity (C), and its public part as `GET /v1/transfer/identity`
+/// shows it.
+fn third_identity() -> (Identity, Value) {
+    let (id, _) = Identity::generate().expect("identity c");
+    let public = id.public();
+    let shown = json!({
+        "encryption_public_key": public.encryption_pem(),
+        "signing_public_key": public.signing_pem(),
+        "fingerprint": public.fingerprint(),
+    });
+    (id, shown)
+}
+
+/// The public identity `GET /v1/transfer/identity` showed.
+fn public_of(shown: &Value) -> PublicIdentity {
+    PublicIdentity::from_pem(
+        s_(&shown["encryption_public_key"]),
+        s_(&shown["signing_public_key"]),
+    )
+    .expect("public identity")
+}
+
+/// A file from C to B.
+fn seal_from_c(
+    c: &Identity,
+    b: &PublicIdentity,
+    keys: Vec<(ObjectMeta, KeyMaterial)>,
+    data_units: Vec<DataUnitEntry>,
+) -> String {
+    seal(
+        c,
+        Export {
+            transfer_id: &clavis::keys::new_object_id(),
+            created_at: 0,
+            exporter: "c",
+            recipient_name: "b",
+            recipient: b,
+            keys,
+            data_units,
+        },
+    )
+    .expect("seal")
 }
 
 /// Registers `partner` (its identity as `GET /v1/transfer/identity` shows it) on `c`.
@@ -488,13 +532,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
         Some(1),
         "{req}"
     );
-    let (c_id, _) = Identity::generate().expect("identity c");
-    let c_public = c_id.public();
-    let c_json = json!({
-        "encryption_public_key": c_public.encryption_pem(),
-        "signing_public_key": c_public.signing_pem(),
-        "fingerprint": c_public.fingerprint(),
-    });
+    let (c_id, c_json) = third_identity();
     let (s, v) = a
         .admin
         .call(Method::DELETE, "/v1/transfer/partners/b", None)
@@ -645,11 +683,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
 
     // Refusals, each changing nothing on B.
     // 1. Signed by a third identity B never registered.
-    let b_public = PublicIdentity::from_pem(
-        s_(&id_b["encryption_public_key"]),
-        s_(&id_b["signing_public_key"]),
-    )
-    .expect("b public");
+    let b_public = public_of(&id_b);
     let forged_meta: ObjectMeta = serde_json::from_value({
         let (_, k) = b
             .admin
@@ -660,19 +694,12 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
         k
     })
     .expect("meta");
-    let forged = seal(
+    let forged = seal_from_c(
         &c_id,
-        Export {
-            transfer_id: &clavis::keys::new_object_id(),
-            created_at: 0,
-            exporter: "c",
-            recipient_name: "b",
-            recipient: &b_public,
-            keys: vec![(forged_meta.clone(), KeyMaterial::new(vec![7; 32]))],
-            data_units: vec![],
-        },
-    )
-    .expect("seal");
+        &b_public,
+        vec![(forged_meta.clone(), KeyMaterial::new(vec![7; 32]))],
+        vec![],
+    );
     let (s, v) = b.import(&forged).await;
     assert_eq!((s, code(&v)), (403, "transfer_unknown_partner"), "{v}");
     assert_eq!(b.imported_tables().await, after);
@@ -702,19 +729,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
         .find(|u| u["external_tag"] == "T00001L9")
         .expect("T00001L9 on B");
     let seal_c = |keys: Vec<(ObjectMeta, KeyMaterial)>, data_units: Vec<DataUnitEntry>| {
-        seal(
-            &c_id,
-            Export {
-                transfer_id: &clavis::keys::new_object_id(),
-                created_at: 0,
-                exporter: "c",
-                recipient_name: "b",
-                recipient: &b_public,
-                keys,
-                data_units,
-            },
-        )
-        .expect("seal")
+        seal_from_c(&c_id, &b_public, keys, data_units)
     };
     let cases = [
         (
@@ -867,4 +882,83 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
 
 fn s_(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
+}
+
+/// Two imports of one file at the same moment both succeed and import each key once:
+/// one imports them all, the other skips them all. On PostgreSQL nothing but the
+/// import's own lock orders the two transactions (without it, both found the keys
+/// absent and the second failed on the first's rows).
+async fn concurrent_imports_of_one_file_import_each_key_once(store: &str) {
+    let pg = match store {
+        "postgres" => Some(common::pg::fresh_database().await),
+        _ => None,
+    };
+    let index = if pg.is_some() { 4 } else { 3 };
+    let node = Node::with_store(index, "dc1", pg.as_deref(), SOFTWARE_ROT, "").await;
+    let (token, _, ca) = init_first(&node).await;
+    let mut b = Cluster::start(node, &token, &ca).await;
+    let (s, v) = b
+        .admin
+        .call(Method::POST, "/v1/wallets", Some(json!({"name": "tapes"})))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id_b = b.identity().await;
+    let b_public = public_of(&id_b);
+    let (c_id, c_json) = third_identity();
+    assert_eq!(register(&mut b, "c", &c_json).await["state"], "executed");
+
+    // About 1 KiB each in the file, under api.max_body_bytes (64 KiB).
+    const KEYS: usize = 40;
+    let keys = (0..KEYS)
+        .map(|i| {
+            let meta = ObjectMeta {
+                id: clavis::keys::new_object_id(),
+                object_type: clavis::keys::ObjectType::SymmetricKey,
+                algorithm: Some(clavis::keys::Algorithm::Aes),
+                length: Some(256),
+                state: clavis::keys::State::Active,
+                name: None,
+                attributes: clavis::keys::Attributes::default(),
+                created_at: 0,
+                updated_at: 0,
+            };
+            (meta, KeyMaterial::new(vec![(i % 251) as u8; 32]))
+        })
+        .collect::<Vec<_>>();
+    let ids: std::collections::BTreeSet<String> = keys.iter().map(|(m, _)| m.id.clone()).collect();
+    let file = seal_from_c(&c_id, &b_public, keys, vec![]);
+
+    let mut second = Api::new(&b.node, &ca, &token);
+    let body = json!({"file": file, "wallet": "tapes"});
+    let ((s1, r1), (s2, r2)) = tokio::join!(
+        b.admin
+            .call(Method::POST, "/v1/transfer/imports", Some(body.clone())),
+        second.call(Method::POST, "/v1/transfer/imports", Some(body)),
+    );
+    assert_eq!((s1, s2), (200, 200), "{r1}\n{r2}");
+    let counts = |r: &Value| (r["imported"].as_u64(), r["skipped"].as_u64());
+    let mut got = [counts(&r1), counts(&r2)];
+    got.sort();
+    let n = Some(KEYS as u64);
+    assert_eq!(got, [(Some(0), n), (n, Some(0))], "{r1}\n{r2}");
+    let (s, v) = b.admin.call(Method::GET, "/v1/keys?limit=1000", None).await;
+    assert_eq!(s, 200, "{v}");
+    let listed: Vec<&str> = v["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .filter(|id| ids.contains(*id))
+        .collect();
+    assert_eq!(listed.len(), KEYS, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_imports_of_one_file_import_each_key_once_sqlite() {
+    concurrent_imports_of_one_file_import_each_key_once("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_imports_of_one_file_import_each_key_once_postgres() {
+    concurrent_imports_of_one_file_import_each_key_once("postgres").await;
 }

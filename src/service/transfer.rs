@@ -45,7 +45,7 @@ use crate::rot::WrappedKey;
 use crate::secret::KeyMaterial;
 use crate::store::{
     Credential, DataUnitKeyRecord, DataUnitLookup, DataUnitRecord, StoredObject,
-    TransferPartnerRecord, WriteTx,
+    TransferPartnerRecord, TxLock, WriteTx,
 };
 use crate::transfer::file::{self, DataUnitEntry, Export, KeyUseEntry, EXTENSION};
 use crate::transfer::{Identity, PublicIdentity, TransferError};
@@ -1162,11 +1162,14 @@ impl KeyService {
             });
         }
         let mut tx = self.store.begin_write(&self.node.node_id).await?;
-        // Looked at again under the write lock (SQLite takes it at BEGIN): a key another
-        // import created meanwhile is skipped, not a conflict failing the whole file.
+        // Looked at again inside the transaction, with imports one at a time (SQLite's
+        // write lock, or an advisory lock on PostgreSQL, where the transaction would
+        // not see a concurrent import's rows until it commits): a key another import
+        // created meanwhile is skipped, not a conflict failing the whole file.
+        tx.serialize_on(TxLock::TransferImport).await?;
         let mut new_objs = Vec::with_capacity(candidates.len());
         for obj in candidates {
-            if self.store.get_object(&obj.meta.id).await?.is_some() {
+            if tx.object_in_tx(&obj.meta.id).await?.is_some() {
                 skipped_ids.push(obj.meta.id.clone());
             } else {
                 new_objs.push(obj);
@@ -1197,10 +1200,10 @@ impl KeyService {
                 .iter()
                 .filter(|k| new_ids.contains(k.key_id.as_str()))
                 .collect();
-            let mut existing = self.store.data_unit(DataUnitLookup::Id(&u.id)).await?;
+            let mut existing = tx.data_unit_in_tx(DataUnitLookup::Id(&u.id)).await?;
             if existing.is_none() {
                 if let Some(uid) = &u.external_unique_id {
-                    existing = self.store.data_unit(DataUnitLookup::UniqueId(uid)).await?;
+                    existing = tx.data_unit_in_tx(DataUnitLookup::UniqueId(uid)).await?;
                 }
             }
             let unit_id = match existing {

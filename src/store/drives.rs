@@ -512,18 +512,37 @@ impl Store {
         .await?;
         rows.iter().map(decode_policy).collect()
     }
+}
 
+async fn fetch_data_unit<'e>(
+    on: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    by: DataUnitLookup<'_>,
+) -> Result<Option<DataUnitRecord>, StoreError> {
+    let (sql, v) = by.query();
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(v)
+        .fetch_optional(on)
+        .await?;
+    row.as_ref().map(decode_du).transpose()
+}
+
+impl WriteTx {
+    /// A live data unit by ID or external unique ID, read inside this transaction.
+    pub async fn data_unit_in_tx(
+        &mut self,
+        by: DataUnitLookup<'_>,
+    ) -> Result<Option<DataUnitRecord>, StoreError> {
+        fetch_data_unit(self.conn(), by).await
+    }
+}
+
+impl Store {
     /// A live data unit by ID or external unique ID.
     pub async fn data_unit(
         &self,
         by: DataUnitLookup<'_>,
     ) -> Result<Option<DataUnitRecord>, StoreError> {
-        let (sql, v) = by.query();
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(v)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(decode_du).transpose()
+        fetch_data_unit(self.pool(), by).await
     }
 
     /// Live data units with this external tag (tags need not be unique), oldest first

@@ -306,6 +306,38 @@ impl WriteTx {
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
     }
+
+    /// Waits until no other transaction holds `lock`, then holds it until this one
+    /// ends: for a check-then-write that row locks cannot cover (rows that do not
+    /// exist yet). On PostgreSQL a transaction-scoped advisory lock; on SQLite nothing
+    /// to do, as the write transaction already excludes every other writer.
+    pub async fn serialize_on(&mut self, lock: TxLock) -> Result<(), StoreError> {
+        if self.postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock.key())
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Work that runs one transaction at a time ([`WriteTx::serialize_on`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxLock {
+    /// Importing a transfer file: which keys and data units are new is decided under it.
+    TransferImport,
+}
+
+impl TxLock {
+    /// The advisory lock key: a fixed prefix ("CLVS") so as not to meet another
+    /// application's keys on a shared server, and the lock's number.
+    fn key(self) -> i64 {
+        const PREFIX: i64 = 0x434c_5653 << 32;
+        match self {
+            TxLock::TransferImport => PREFIX | 1,
+        }
+    }
 }
 
 #[cfg(test)]

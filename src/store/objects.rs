@@ -258,10 +258,7 @@ impl WriteTx {
 
 impl WriteTx {
     /// One object by ID, read inside this transaction.
-    pub(super) async fn object_in_tx(
-        &mut self,
-        id: &str,
-    ) -> Result<Option<StoredObject>, StoreError> {
+    pub async fn object_in_tx(&mut self, id: &str) -> Result<Option<StoredObject>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM objects WHERE id = $1"
         )))
