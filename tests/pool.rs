@@ -15,6 +15,8 @@ use std::sync::Arc;
 struct Setup {
     _node: NodeDir,
     running: clavis::node::RunningNode,
+    /// The PostgreSQL database, if on PostgreSQL.
+    pg_url: Option<String>,
 }
 
 /// A node with small pools and no maintainer, so the test decides when pools refill.
@@ -34,6 +36,7 @@ async fn setup(store: &str, pool_size: u64) -> Setup {
     Setup {
         _node: node,
         running,
+        pg_url: url,
     }
 }
 
@@ -432,4 +435,29 @@ async fn key_group_changes_take_effect_at_once() {
         Err(ServiceError::WrongState(m)) => assert!(m.contains("not a key group"), "{m}"),
         other => panic!("expected not a key group, got {other:?}"),
     }
+}
+
+/// On PostgreSQL, a refill that fills a pool refreshes the planner's statistics of the
+/// pool table: until then the table looks empty to it, and taking a key sorted the whole
+/// pool (250 ms a take with 280,000 ready keys, instead of 0.1 ms).
+/// The planner's row estimate for the pool table.
+async fn pool_rows_estimate(c: &mut sqlx::PgConnection) -> f32 {
+    sqlx::query_scalar::<_, f32>("SELECT reltuples FROM pg_class WHERE relname = 'pool_keys'")
+        .fetch_one(c)
+        .await
+        .expect("reltuples")
+}
+
+#[tokio::test]
+async fn filling_a_pool_refreshes_its_statistics_on_postgres() {
+    use sqlx::Connection;
+    let s = setup("postgres", 500).await;
+    let svc = s.running.service.clone();
+    key_group(&svc, "tapes", KeyPolicy::default()).await;
+    let url = s.pg_url.as_deref().expect("postgres");
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    // Never analyzed: -1.
+    assert!(pool_rows_estimate(&mut conn).await < 0.0);
+    assert_eq!(refill(&svc).await, 500);
+    assert_eq!(pool_rows_estimate(&mut conn).await, 500.0);
 }

@@ -125,7 +125,7 @@ impl Refiller {
                 }
                 continue;
             }
-            made += self
+            let filled = self
                 .fill(
                     &policy.wallet_id,
                     &p,
@@ -134,6 +134,13 @@ impl Refiller {
                     stop,
                 )
                 .await?;
+            made += filled;
+            // A pool that at least doubled: the database's statistics of it are stale.
+            if filled > 0 && filled >= ready {
+                if let Err(e) = self.store.refresh_pool_statistics().await {
+                    tracing::warn!(error = %e, "refreshing the key pool's statistics failed; key takes may be slow until the database samples the table itself");
+                }
+            }
             if self.pool.stats.recovered(&policy.wallet_id) {
                 tracing::info!(wallet = %policy.wallet_id, "key pool recovered");
             }

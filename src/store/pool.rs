@@ -130,6 +130,20 @@ impl WriteTx {
 }
 
 impl Store {
+    /// Brings the planner's statistics of the pool table up to date (PostgreSQL; on
+    /// SQLite nothing to do). A pool filled in one go — after `init`, or after a drain —
+    /// otherwise looks empty to the planner until autovacuum samples it, and taking a
+    /// key then sorts the whole pool instead of reading the first index entries: about
+    /// 250 ms instead of 0.1 ms per take with 280,000 ready keys.
+    pub async fn refresh_pool_statistics(&self) -> Result<(), StoreError> {
+        if self.backend() == super::Backend::Postgres {
+            sqlx::query("ANALYZE pool_keys")
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// How many ready keys a node holds for a key group.
     pub async fn pool_level(&self, node_id: &str, wallet_id: &str) -> Result<i64, StoreError> {
         let (n,): (i64,) =
