@@ -8,7 +8,8 @@
 //! key unwrapped once and sent.
 //!
 //! Settings: CLAVIS_BENCH_SECS (per concurrency level, default 3), CLAVIS_BENCH_AGENTS
-//! (concurrency levels, default `1,16,64`; at most 64).
+//! (concurrency levels, default `1,16,64`; at most 64), CLAVIS_BENCH_STORE (the URL of
+//! an empty PostgreSQL database to use instead of SQLite).
 
 use clavis::service::Principal;
 use clavis_agent::agent::cluster::{Cluster, ClusterSettings};
@@ -103,11 +104,14 @@ async fn main() {
         .unwrap_or(3);
     let dir = tempfile::tempdir().expect("tempdir");
     let rot = rot_section(dir.path());
+    let store = std::env::var("CLAVIS_BENCH_STORE")
+        .map(|url| format!("[store]\nurl = \"{url}\"\n\n"))
+        .unwrap_or_default();
     let config = dir.path().join("clavis.toml");
     std::fs::write(
         &config,
         format!(
-            "[node]\nname = \"bench\"\ndata_dir = \"data\"\n\n{rot}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n\n\
+            "[node]\nname = \"bench\"\ndata_dir = \"data\"\n\n{store}{rot}\n[api]\nlisten = \"127.0.0.1:0\"\n\n[kmip]\nenabled = false\n\n\
              [agent]\nlisten = \"127.0.0.1:0\"\n\n[pool]\nsize = 200000\nlow_water = 0\nrefill = false\n"
         ),
     )
@@ -154,6 +158,7 @@ async fn main() {
     let made = svc.refiller().refill_all(&stop).await.expect("refill");
     let refill_rate = made as f64 / t.elapsed().as_secs_f64();
     println!("root of trust: {}", svc.rot().kind());
+    println!("store: {:?}", svc.store().backend());
     println!("raw random+wrap: {raw_rate:.0} keys/s (one thread)");
     println!(
         "pool refill (random+wrap+commit, batches of 500): {refill_rate:.0} keys/s ({made} keys)"
