@@ -94,6 +94,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(s) => match s {
                 StoreError::Conflict(_) => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
                 StoreError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "read_only_node"),
+                // Where a request's own check did not catch it: another request created
+                // the same thing at the same moment. The database is fine.
+                s if s.is_unique_violation() => (StatusCode::CONFLICT, "already_exists"),
                 _ => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             },
         };
@@ -107,6 +110,7 @@ impl From<ServiceError> for ApiError {
                         "the stored key could not be unwrapped by the root of trust".to_owned()
                     }
                     "contended" => "the object is being changed concurrently; retry".to_owned(),
+                    "already_exists" => "another request created the same entry at the same moment; nothing was changed".to_owned(),
                     "root_of_trust_unavailable" => {
                         "the root of trust (HSM) is unavailable".to_owned()
                     }
@@ -127,5 +131,59 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
         (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database error of the kind a unique index raises.
+    #[derive(Debug)]
+    struct UniqueViolation;
+
+    impl std::fmt::Display for UniqueViolation {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("duplicate key value violates unique constraint \"objects_pkey\"")
+        }
+    }
+
+    impl std::error::Error for UniqueViolation {}
+
+    impl sqlx::error::DatabaseError for UniqueViolation {
+        fn message(&self) -> &str {
+            "duplicate key value violates unique constraint \"objects_pkey\""
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::UniqueViolation
+        }
+    }
+
+    #[test]
+    fn an_unhandled_unique_violation_is_a_conflict_not_an_unavailable_database() {
+        let e = ServiceError::Store(StoreError::Db(sqlx::Error::Database(Box::new(
+            UniqueViolation,
+        ))));
+        let api = ApiError::from(e);
+        assert_eq!(api.status, StatusCode::CONFLICT);
+        assert_eq!(api.code, "already_exists");
+        // No SQL text reaches the client.
+        assert!(!api.message.contains("objects_pkey"), "{}", api.message);
+        let other = ApiError::from(ServiceError::Store(StoreError::Db(
+            sqlx::Error::PoolTimedOut,
+        )));
+        assert_eq!(
+            (other.status, other.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+        );
     }
 }
