@@ -58,6 +58,14 @@ impl Cluster {
         }
     }
 
+    async fn create_wallet(&mut self, name: &str) {
+        let (s, v) = self
+            .admin
+            .call(Method::POST, "/v1/wallets", Some(json!({"name": name})))
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+
     async fn identity(&mut self) -> Value {
         let (s, v) = self
             .admin
@@ -316,11 +324,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     let (token_admin_b, _, ca_b) = init_first(&node_b).await;
     let mut a = Cluster::start(node_a, &token_admin_a, &ca_a).await;
     let mut b = Cluster::start(node_b, &token_admin_b, &ca_b).await;
-    let (s, v) = b
-        .admin
-        .call(Method::POST, "/v1/wallets", Some(json!({"name": "tapes"})))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    b.create_wallet("tapes").await;
     eprintln!("two clusters up in {:?}", t0.elapsed());
 
     // Each identity is made on first use by a System Administrator (a user without
@@ -570,11 +574,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     eprintln!("export in {:?}", t_export.elapsed());
 
     // Keys that do not fit the target key group's policy are refused, naming one.
-    let (s, v) = b
-        .admin
-        .call(Method::POST, "/v1/wallets", Some(json!({"name": "small"})))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    b.create_wallet("small").await;
     let (s, v) = b
         .admin
         .call(
@@ -707,11 +707,7 @@ async fn two_clusters_transfer_keys_and_refuse_what_they_must() {
     // Files from a registered partner (C, on B) that carry what register_* would not
     // take, or data units of another key group: refused whole, naming the key or unit.
     assert_eq!(register(&mut b, "c", &c_json).await["state"], "executed");
-    let (s, v) = b
-        .admin
-        .call(Method::POST, "/v1/wallets", Some(json!({"name": "other"})))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    b.create_wallet("other").await;
     let fresh = || {
         let mut m = forged_meta.clone();
         m.id = clavis::keys::new_object_id();
@@ -897,11 +893,7 @@ async fn concurrent_imports_of_one_file_import_each_key_once(store: &str) {
     let node = Node::with_store(index, "dc1", pg.as_deref(), SOFTWARE_ROT, "").await;
     let (token, _, ca) = init_first(&node).await;
     let mut b = Cluster::start(node, &token, &ca).await;
-    let (s, v) = b
-        .admin
-        .call(Method::POST, "/v1/wallets", Some(json!({"name": "tapes"})))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    b.create_wallet("tapes").await;
     let id_b = b.identity().await;
     let b_public = public_of(&id_b);
     let (c_id, c_json) = third_identity();
