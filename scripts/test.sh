@@ -25,11 +25,20 @@ export CLAVIS_PYTHON="$PWD/$venv/bin/python"
 start_private_pg
 
 # --- checks and tests ---------------------------------------------------------------
+# Each phase prints its wall time, so a slow CI run says where the time went.
+phase() { echo "== phase: $1 (${SECONDS}s since start)"; }
+phase fmt
 cargo fmt --all -- --check
+phase clippy
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # A short bounded fuzz run of the KMIP decoder and dispatcher and the OKM SOAP reader
 # (longer runs: scripts/fuzz.sh).
 if [ "$#" -eq 0 ] && [ "${CLAVIS_SKIP_FUZZ:-0}" != 1 ]; then
+    phase fuzz
     bash scripts/fuzz.sh "${CLAVIS_FUZZ_SECONDS:-30}"
 fi
+phase "test build"
+cargo test --workspace --locked --no-run -q
+phase tests
 cargo nextest run --workspace --locked --profile ci "$@"
+phase done
