@@ -29,16 +29,42 @@ start_private_pg
 phase() { echo "== phase: $1 (${SECONDS}s since start)"; }
 phase fmt
 cargo fmt --all -- --check
+
+# A short bounded fuzz run of the KMIP decoder and dispatcher and the OKM SOAP reader
+# (longer runs: scripts/fuzz.sh). Its build (instrumented, release, a target directory of
+# its own) and the lint and test builds each leave a core idle for long stretches (one
+# large crate at a time), so it runs beside them; the tests start only after it ends.
+fuzz_pid=
+fuzz_log=target/fuzz-ci.log
+on_exit() {
+    if [ -n "$fuzz_pid" ]; then kill -- "-$fuzz_pid" 2>/dev/null || true; fi
+    stop_private_pg
+}
+trap on_exit EXIT
+if [ "$#" -eq 0 ] && [ "${CLAVIS_SKIP_FUZZ:-0}" != 1 ]; then
+    phase "fuzz, in the background (log: $fuzz_log)"
+    mkdir -p target
+    # A session of its own, so that leaving early stops the whole fuzz run.
+    setsid bash scripts/fuzz.sh "${CLAVIS_FUZZ_SECONDS:-30}" >"$fuzz_log" 2>&1 &
+    fuzz_pid=$!
+fi
+
 phase clippy
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# A short bounded fuzz run of the KMIP decoder and dispatcher and the OKM SOAP reader
-# (longer runs: scripts/fuzz.sh).
-if [ "$#" -eq 0 ] && [ "${CLAVIS_SKIP_FUZZ:-0}" != 1 ]; then
-    phase fuzz
-    bash scripts/fuzz.sh "${CLAVIS_FUZZ_SECONDS:-30}"
-fi
 phase "test build"
 cargo test --workspace --locked --no-run -q
+
+if [ -n "$fuzz_pid" ]; then
+    phase "fuzz results"
+    if wait "$fuzz_pid"; then fuzz_status=0; else fuzz_status=$?; fi
+    fuzz_pid=
+    grep -E '^(== |   (ok|FAILED)|fuzzing)' "$fuzz_log" || true
+    if [ "$fuzz_status" -ne 0 ]; then
+        tail -60 "$fuzz_log"
+        exit "$fuzz_status"
+    fi
+fi
+
 phase tests
 cargo nextest run --workspace --locked --profile ci "$@"
 phase done
