@@ -68,22 +68,45 @@ fn stat_cpu(stat: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// CPU time used so far by this process, and by its agent threads (named
-/// `AGENT_THREAD`): on a shared machine, CPU per request is steadier than wall-clock
-/// throughput, and the node's share (process minus agents) is what a node serving
-/// agents on other machines would spend.
-fn cpu_time() -> Option<(Duration, Duration)> {
+/// CPU time used so far by this process, by its agent threads (named `AGENT_THREAD`)
+/// and by SQLite's connection threads (`SQLITE_THREAD`): on a shared machine, CPU per
+/// request is steadier than wall-clock throughput; the node's share (process minus
+/// agents) is what a node serving agents on other machines would spend, and the
+/// SQLite threads' part of it is the store's own work (the single writer is the limit
+/// at high concurrency, so changes to the store show there first).
+fn cpu_time() -> Option<CpuTimes> {
     let all = stat_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
-    let mut agents = Duration::ZERO;
+    let mut t = CpuTimes {
+        all,
+        ..CpuTimes::default()
+    };
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.starts_with(AGENT_THREAD) {
-            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-            agents += stat_cpu(&stat).unwrap_or_default();
-        }
+        let share = if comm.starts_with(AGENT_THREAD) {
+            &mut t.agents
+        } else if comm.starts_with(SQLITE_THREAD) {
+            &mut t.sqlite
+        } else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        *share += stat_cpu(&stat).unwrap_or_default();
     }
-    Some((all, agents))
+    Some(t)
 }
+
+/// See [`cpu_time`]. Threads that ended between two readings drop out of the
+/// per-thread sums (SQLite's live as long as their connection, i.e. the run).
+#[derive(Default, Clone, Copy)]
+struct CpuTimes {
+    all: Duration,
+    agents: Duration,
+    sqlite: Duration,
+}
+
+/// How sqlx names a SQLite connection's thread (`sqlx-sqlite-worker-N`, cut to the
+/// 15 characters of a Linux thread name).
+const SQLITE_THREAD: &str = "sqlx-sqlite-wor";
 
 /// Name of the agents' runtime threads.
 const AGENT_THREAD: &str = "bench-agent";
@@ -234,14 +257,16 @@ async fn main() {
         }
         let took = started.elapsed().as_secs_f64();
         let cpu = match (cpu_before, cpu_time()) {
-            (Some((all_a, agents_a)), Some((all_b, agents_b))) if !all.is_empty() => {
+            (Some(a), Some(b)) if !all.is_empty() => {
                 let per = |d: Duration| d.as_secs_f64() * 1e6 / all.len() as f64;
-                let total = all_b.saturating_sub(all_a);
-                let agents = agents_b.saturating_sub(agents_a);
+                let total = b.all.saturating_sub(a.all);
+                let agents = b.agents.saturating_sub(a.agents);
+                let sqlite = b.sqlite.saturating_sub(a.sqlite);
                 format!(
-                    ", CPU per request {:.0} µs: node {:.0}, agents {:.0}",
+                    ", CPU per request {:.0} µs: node {:.0} (SQLite threads {:.0}), agents {:.0}",
                     per(total),
                     per(total.saturating_sub(agents)),
+                    per(sqlite),
                     per(agents)
                 )
             }
